@@ -1,0 +1,35 @@
+/* CUDA backend entry points, callable from C (implemented in src/cuda/launch.cu). Only declared
+ * when the build has CUDA (FC_HAVE_CUDA). Every function maps CUDA errors to fc_status and records
+ * the detail with fc_set_error(). */
+#ifndef FC_CUDA_BACKEND_H
+#define FC_CUDA_BACKEND_H
+
+#include <stddef.h>
+#include "flashcore.h"
+#include "params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of usable devices (0 if the driver/runtime is absent or reports none). Never fails. */
+int fc_cuda_count(void);
+
+/* Device description, including which flashcore kernel family serves its arch. */
+fc_status fc_cuda_info(int ordinal, fc_device_info *info);
+
+/* Bytes of workspace the forward call needs for p (split-KV partials); 0 when none. */
+fc_status fc_cuda_workspace_size(const fc_fwd_params *p, size_t *bytes);
+
+/* Launch the forward pass on `stream` (a cudaStream_t; NULL = default) on device p->device_ordinal.
+ * p has been validated by src/api; p->workspace holds at least fc_cuda_workspace_size() bytes.
+ * Restores the caller's current device before returning. */
+fc_status fc_cuda_forward(const fc_fwd_params *p, void *stream);
+
+/* Static text listing the compiled kernel instances (for fc_build_info). */
+const char *fc_cuda_kernel_list(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
