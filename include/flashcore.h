@@ -228,6 +228,24 @@ FC_API void fc_tensor_contiguous(fc_tensor *t, void *data, fc_dtype dtype, int n
 /** @return the size in bytes of one element of dtype, or 0 for an unknown dtype. */
 FC_API size_t fc_dtype_size(fc_dtype dtype);
 
+/* ------------------------------------------------------------------------------------------------
+ * Device memory helpers (tools and bindings)
+ *
+ * Conveniences for programs that use only this header (the CLI, ctypes bindings). The library never
+ * calls them itself: fc_attention_forward allocates nothing. Without CUDA they return
+ * FC_ERROR_CUDA_UNAVAILABLE.
+ * ---------------------------------------------------------------------------------------------- */
+enum { FC_MEMCPY_H2D = 1, FC_MEMCPY_D2H = 2, FC_MEMCPY_D2D = 3 };
+
+/** Allocate `bytes` of device memory on `device`. @return FC_SUCCESS or an error; *ptr NULL on error. */
+FC_API fc_status fc_cuda_malloc(void **ptr, size_t bytes, int device);
+/** Free memory from fc_cuda_malloc. NULL is accepted. */
+FC_API fc_status fc_cuda_free(void *ptr);
+/** Synchronous copy of `bytes` (kind: FC_MEMCPY_*). */
+FC_API fc_status fc_cuda_memcpy(void *dst, const void *src, size_t bytes, int kind);
+/** Wait for all work on `device` to finish; reports errors of kernels that ran. */
+FC_API fc_status fc_cuda_synchronize(int device);
+
 #ifdef __cplusplus
 }
 #endif

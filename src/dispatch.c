@@ -1,0 +1,39 @@
+/*
+ * The one decision function. "Workspace size" and "run" both come through here, so they cannot
+ * disagree. The backend follows where the tensors live; inside the CUDA backend the kernel choice
+ * (arch, dtype, head dim, split-KV) is made by its own single dispatch in src/cuda/launch.cu.
+ */
+#include "dispatch.h"
+
+#include "cpu/cpu_backend.h"
+#include "internal.h"
+#ifdef FC_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+fc_status fc_dispatch_forward(const fc_fwd_params *p, void *workspace, size_t workspace_size, void *stream,
+                              fc_dispatch_mode mode, size_t *workspace_needed) {
+    *workspace_needed = 0;
+    const int on_cuda = p->device_ordinal >= 0;
+    if (!on_cuda) {
+        /* The CPU backend needs no workspace: its per-thread scratch lives on the stack. */
+        if (mode == FC_DISPATCH_QUERY) return FC_SUCCESS;
+        if (p->total_q == 0 || p->batch == 0) return FC_SUCCESS;
+        return fc_cpu_forward(p);
+    }
+#ifdef FC_HAVE_CUDA
+    fc_status s = fc_cuda_workspace_size(p, workspace_needed);
+    if (s || mode == FC_DISPATCH_QUERY) return s;
+    if (workspace_size < *workspace_needed)
+        return fc_set_error(FC_ERROR_WORKSPACE_TOO_SMALL, "workspace_size = %zu but this call needs %zu bytes",
+                            workspace_size, *workspace_needed);
+    if (*workspace_needed > 0 && workspace == NULL)
+        return fc_set_error(FC_ERROR_NULL_POINTER, "workspace is NULL but this call needs %zu bytes",
+                            *workspace_needed);
+    if (p->total_q == 0 || p->batch == 0) return FC_SUCCESS;
+    return fc_cuda_forward(p, stream);
+#else
+    (void)workspace, (void)workspace_size, (void)stream;
+    return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "this flashcore was built without CUDA");
+#endif
+}
