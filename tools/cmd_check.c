@@ -1,0 +1,170 @@
+/*
+ * `flashcore check`: one forward call on fresh random inputs, judged against the float64 reference
+ * with the project's rule: PASS iff max|out - ref64| <= 2 * max|lowp - ref64| + eps(dtype).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "reference.h"
+
+/* Print at most this many varlen lengths per list. */
+#define CLI_SHOW_SEQLENS 16
+
+static void print_err_line(const char *what, double err, double lowp_err, fc_dtype dtype, int pass)
+{
+    double tol = 2.0 * lowp_err + fc_t_eps(dtype);
+    if (isfinite(err))
+        printf("  %-4s max abs err %.3e   lowp err %.3e   tolerance %.3e   %s\n", what, err, lowp_err, tol,
+               pass ? "PASS" : "FAIL");
+    else
+        printf("  %-4s max abs err %-9s (unwritten or non-finite elements)   tolerance %.3e   FAIL\n", what,
+               isnan(err) ? "nan" : "inf", tol);
+}
+
+static void print_list(const char *name, const int32_t *v, int n)
+{
+    printf("  %s [", name);
+    for (int i = 0; i < n && i < CLI_SHOW_SEQLENS; i++)
+        printf("%s%d", i ? "," : "", v[i]);
+    printf("%s]\n", n > CLI_SHOW_SEQLENS ? ",..." : "");
+}
+
+/* With --pad, the gaps between rows of `out` are not part of the tensor and must still hold the
+ * poison: returns the number of elements that were written there. */
+static int64_t count_gap_writes(const cli_problem *p)
+{
+    const fc_tensor *t = &p->out;
+    size_t es = fc_dtype_size(t->dtype);
+    unsigned char *inside = calloc((size_t)p->out_n, 1);
+    unsigned char *poison = malloc((size_t)p->out_n * es);
+    if (!inside || !poison) {
+        free(inside);
+        free(poison);
+        return 0; /* no memory for the extra check: skip it rather than fail the run */
+    }
+    fc_t_poison(poison, t->dtype, p->out_n);
+    int64_t idx[FC_MAX_DIMS] = {0, 0, 0, 0};
+    int64_t total = 1;
+    for (int d = 0; d < t->ndim; d++)
+        total *= t->shape[d];
+    for (int64_t e = 0; e < total; e++) {
+        int64_t off = 0;
+        for (int d = 0; d < t->ndim; d++)
+            off += idx[d] * t->stride[d];
+        if (off >= 0 && off < p->out_n)
+            inside[off] = 1;
+        for (int d = t->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < t->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    int64_t bad = 0;
+    const unsigned char *data = t->data;
+    for (int64_t i = 0; i < p->out_n; i++)
+        if (!inside[i] && memcmp(data + i * (int64_t)es, poison + i * (int64_t)es, es) != 0)
+            bad++;
+    free(inside);
+    free(poison);
+    return bad;
+}
+
+static int check(cli_problem *p, uint64_t seed)
+{
+    const cli_shape *s = &p->shape;
+    char desc[512];
+    cli_shape_describe(p, desc, sizeof desc);
+    if (p->on_cuda)
+        printf("flashcore check: cuda backend (device %d), %s, seed %llu\n", p->device, desc,
+               (unsigned long long)seed);
+    else
+        printf("flashcore check: cpu backend, %s, seed %llu\n", desc, (unsigned long long)seed);
+    if (s->varlen) {
+        print_list("seqlens_q", s->seqlens_q, s->num_seqs);
+        print_list("seqlens_k", s->seqlens_k, s->num_seqs);
+    }
+    fflush(stdout);
+
+    fc_status st = cli_problem_run(p);
+    if (st != FC_SUCCESS) {
+        cli_report_status("fc_attention_forward", st);
+        return CLI_EXIT_FAIL;
+    }
+    if ((st = cli_problem_sync(p)) != FC_SUCCESS) {
+        cli_report_status("fc_cuda_synchronize after fc_attention_forward", st);
+        return CLI_EXIT_FAIL;
+    }
+    if ((st = cli_problem_fetch(p)) != FC_SUCCESS) {
+        cli_report_status("copying the outputs back", st);
+        return CLI_EXIT_FAIL;
+    }
+
+    int64_t n_out = p->total_q * s->heads_q * (int64_t)s->head_dim;
+    int64_t n_lse = p->total_q * s->heads_q;
+    double *ref = malloc((size_t)n_out * sizeof(double));
+    double *lowp = malloc((size_t)n_out * sizeof(double));
+    double *ref_lse = s->lse ? malloc((size_t)n_lse * sizeof(double)) : NULL;
+    double *lowp_lse = s->lse ? malloc((size_t)n_lse * sizeof(double)) : NULL;
+    int rc = CLI_EXIT_FAIL;
+    if (!ref || !lowp || (s->lse && (!ref_lse || !lowp_lse))) {
+        fprintf(stderr, "flashcore: out of host memory for the reference\n");
+        goto done;
+    }
+    if (fc_ref_forward(&p->q, &p->k, &p->v, &p->params, FC_REF_F64, ref, ref_lse) != 0 ||
+        fc_ref_forward(&p->q, &p->k, &p->v, &p->params, FC_REF_LOWP, lowp, lowp_lse) != 0) {
+        fprintf(stderr, "flashcore: the reference cannot handle these arguments\n");
+        goto done;
+    }
+
+    double err = fc_t_max_abs_err(&p->out, ref);
+    double lowp_err = fc_t_max_abs_diff(lowp, ref, n_out);
+    int pass = fc_t_passes(err, lowp_err, s->dtype);
+    print_err_line("out", err, lowp_err, s->dtype, pass);
+    if (s->lse) {
+        double lerr = fc_t_max_abs_err_lse(&p->lse, ref_lse);
+        double llowp = fc_t_max_abs_diff(lowp_lse, ref_lse, n_lse);
+        int lpass = fc_t_passes(lerr, llowp, s->dtype);
+        print_err_line("lse", lerr, llowp, s->dtype, lpass);
+        pass = pass && lpass;
+    }
+    if (s->pad) {
+        int64_t gaps = count_gap_writes(p);
+        printf("  gaps between strided rows of out: %s", gaps ? "WRITTEN" : "untouched\n");
+        if (gaps)
+            printf(" (%lld elements)   FAIL\n", (long long)gaps);
+        pass = pass && !gaps;
+    }
+    if (pass)
+        printf("PASS\n");
+    else
+        printf("FAIL (repeat with --seed %llu)\n", (unsigned long long)seed);
+    rc = pass ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+done:
+    free(ref);
+    free(lowp);
+    free(ref_lse);
+    free(lowp_lse);
+    return rc;
+}
+
+int cli_cmd_check(int argc, char **argv)
+{
+    cli_options o;
+    int rc = cli_parse(argc, argv, 2, CLI_CMD_CHECK, &o);
+    if (rc)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+
+    cli_backend backend = cli_resolve_backend(o.backend);
+    uint64_t seed = o.have_seed ? o.seed : fc_t_fresh_seed();
+    cli_problem p;
+    if (cli_problem_setup(&p, &o.shape, backend == CLI_BACKEND_CUDA, o.device, seed)) {
+        cli_options_free(&o);
+        return CLI_EXIT_FAIL;
+    }
+    rc = check(&p, seed);
+    cli_problem_free(&p);
+    cli_options_free(&o);
+    return rc;
+}
