@@ -51,6 +51,10 @@ void fc_t_poison(void *data, fc_dtype dtype, int64_t nelem);
 void *fc_t_alloc(fc_tensor *t, fc_dtype dtype, int ndim, const int64_t *shape, const int64_t *pad,
                  int64_t *nelem);
 
+/* Number of elements of the allocation [base, base+nelem) outside t's view that no longer hold
+ * the poison pattern of fc_t_poison (t->data may lie inside the allocation); -1 if out of memory. */
+int64_t fc_t_padding_changed(const void *base, int64_t nelem, const fc_tensor *t);
+
 /* Compare a tensor (o's description) against a dense float64 reference of the same logical shape.
  * Returns max |a - ref| (INFINITY if any element is NaN/Inf where ref is finite, i.e. unwritten). */
 double fc_t_max_abs_err(const fc_tensor *o, const double *ref);
