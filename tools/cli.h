@@ -109,6 +109,8 @@ typedef struct cli_problem {
 
 /* Resolve the backend choice (default: cuda when a device exists, else cpu). */
 cli_backend cli_resolve_backend(cli_backend requested);
+/* Non-zero when the backend can run on `device`; otherwise prints why on stderr. */
+int cli_backend_usable(cli_backend backend, int device);
 /* Allocate and fill (random inputs from rng seed `seed`, poisoned outputs). On error prints a
  * message on stderr and returns non-zero; the problem is then freed. */
 int cli_problem_setup(cli_problem *p, const cli_shape *shape, int on_cuda, int device, uint64_t seed);

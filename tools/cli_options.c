@@ -258,6 +258,28 @@ static const cli_option *find_option(const char *name, size_t len)
     return NULL;
 }
 
+/* What a value of `op` must look like, for error messages. */
+static const char *expectation(opt_id id)
+{
+    switch (id) {
+    case OPT_BACKEND: return "cpu or cuda";
+    case OPT_DEVICE:
+    case OPT_WARMUP: return "an integer >= 0";
+    case OPT_DTYPE: return "fp16, bf16 or fp32";
+    case OPT_WINDOW: return "L,R with integers >= -1";
+    case OPT_SOFTCAP: return "a finite number >= 0";
+    case OPT_SCALE: return "a finite number";
+    case OPT_SEQLENS_Q:
+    case OPT_SEQLENS_K: return "comma-separated integers >= 0, at most 4096 of them";
+    case OPT_PAD: return "an integer in [0, 1048576]";
+    case OPT_SEED: return "an unsigned 64-bit integer, decimal or 0x hex";
+    case OPT_SWEEP: return "seed or fa";
+    case OPT_JSON: return "a file name";
+    case OPT_IMPL: return "flashcore or reference";
+    default: return "an integer >= 1";
+    }
+}
+
 /* Apply one option; returns 0, or CLI_EXIT_USAGE after printing the problem. */
 static int apply(cli_options *o, unsigned cmd, const cli_option *op, const char *val)
 {
@@ -335,8 +357,8 @@ static int apply(cli_options *o, unsigned cmd, const cli_option *op, const char 
         break;
     case OPT_MAX_SEQLEN: bad = parse_int(val, 1, INT_MAX, &o->max_seqlen); break;
     case OPT_MIN_SEQLEN: bad = parse_int(val, 1, INT_MAX, &o->min_seqlen); break;
-    case OPT_REPEATS: bad = parse_int(val, 1, 1000000, &o->repeats); break;
-    case OPT_WARMUP: bad = parse_int(val, 0, 1000000, &o->warmup); break;
+    case OPT_REPEATS: bad = parse_int(val, 1, INT_MAX, &o->repeats); break;
+    case OPT_WARMUP: bad = parse_int(val, 0, INT_MAX, &o->warmup); break;
     case OPT_JSON:
         bad = !*val;
         o->json_path = val;
@@ -352,7 +374,7 @@ static int apply(cli_options *o, unsigned cmd, const cli_option *op, const char 
     case OPT_QUIET: o->quiet = 1; break;
     }
     if (bad)
-        return cli_usage_error(cmd, "bad value '%s' for %s (expected %s)", val, op->name, op->metavar);
+        return cli_usage_error(cmd, "bad value '%s' for %s (expected %s)", val, op->name, expectation(op->id));
     if (op->is_shape)
         o->shape_flags_given = 1;
     return 0;

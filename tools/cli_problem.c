@@ -15,8 +15,11 @@
 #include "cli.h"
 #include "reference.h"
 
-/* Refuse any single buffer above this many bytes (a typo in a size should not swap the machine). */
-#define CLI_MAX_BUFFER_BYTES ((int64_t)1 << 38)
+/* Sizes beyond this many elements are refused outright (keeps every byte count within int64). */
+#define CLI_MAX_ELEMENTS ((int64_t)1 << 56)
+/* A problem may take at most this fraction of the physical memory (a typo in a size should fail
+ * with a message, not wake the OOM killer half-way through filling the inputs). */
+#define CLI_MAX_MEMORY_FRACTION 0.75
 
 /* ---- platform helpers ---- */
 
@@ -70,6 +73,28 @@ cli_backend cli_resolve_backend(cli_backend requested)
     return CLI_BACKEND_CPU;
 }
 
+int cli_backend_usable(cli_backend backend, int device)
+{
+    if (backend != CLI_BACKEND_CUDA)
+        return 1;
+    int count = 0;
+    if (!fc_has_cuda()) {
+        fprintf(stderr, "flashcore: --backend cuda: this flashcore was built without the CUDA backend\n");
+        return 0;
+    }
+    fc_status st = fc_cuda_device_count(&count);
+    if (st != FC_SUCCESS) {
+        cli_report_status("fc_cuda_device_count", st);
+        return 0;
+    }
+    if (device >= count) {
+        fprintf(stderr, "flashcore: --device %d: %d CUDA device%s visible\n", device, count,
+                count == 1 ? " is" : "s are");
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- problem setup ---- */
 
 /* splitmix64: random sequence lengths for --varlen without lists (a separate stream from the
@@ -82,17 +107,38 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-/* Elements of a tensor of `shape` with `pad` extra per non-last dim; -1 on overflow/too big. */
-static int64_t padded_elements(int ndim, const int64_t *shape, int pad, size_t esize)
+/* Elements of a tensor of `shape` with `pad` extra per non-last dim; -1 when too many. */
+static int64_t padded_elements(int ndim, const int64_t *shape, int pad)
 {
     int64_t n = 1;
     for (int d = 0; d < ndim; d++) {
         int64_t ext = shape[d] + (d + 1 < ndim ? pad : 0);
-        if (ext > 0 && n > CLI_MAX_BUFFER_BYTES / (int64_t)esize / ext)
+        if (ext > 0 && n > CLI_MAX_ELEMENTS / ext)
             return -1;
         n *= ext;
     }
     return n;
+}
+
+/* Refuse problems that cannot fit: q, k, v, out (padded), and the two float64 outputs of the
+ * reference that `check` allocates (counted for `bench` too: an upper bound is enough here). */
+static int fits_in_memory(int ndim, const int64_t *qshape, const int64_t *kshape, int pad, fc_dtype dtype)
+{
+    int64_t nq = padded_elements(ndim, qshape, pad), nk = padded_elements(ndim, kshape, pad);
+    int64_t dense_q = padded_elements(ndim, qshape, 0);
+    double bytes = -1;
+    if (nq >= 0 && nk >= 0 && dense_q >= 0)
+        bytes = (double)fc_dtype_size(dtype) * (2.0 * (double)nq + 2.0 * (double)nk) + 16.0 * (double)dense_q;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double limit = pages > 0 && page > 0 ? CLI_MAX_MEMORY_FRACTION * (double)pages * (double)page : 1e300;
+    if (bytes >= 0 && bytes <= limit)
+        return 1;
+    if (bytes < 0)
+        fprintf(stderr, "flashcore: the tensors of this shape are too large to describe; choose a smaller shape\n");
+    else
+        fprintf(stderr, "flashcore: this shape needs about %.1f GiB of host memory (inputs, outputs, reference); "
+                        "the limit here is %.1f GiB\n", bytes / 1073741824.0, limit / 1073741824.0);
+    return 0;
 }
 
 static int alloc_host(fc_tensor *t, int64_t *nelem, fc_dtype dtype, int ndim, const int64_t *shape,
@@ -101,11 +147,6 @@ static int alloc_host(fc_tensor *t, int64_t *nelem, fc_dtype dtype, int ndim, co
     int64_t pads[FC_MAX_DIMS] = {0, 0, 0, 0};
     for (int d = 0; d + 1 < ndim; d++)
         pads[d] = pad;
-    if (padded_elements(ndim, shape, pad, fc_dtype_size(dtype) ? fc_dtype_size(dtype) : 4) < 0) {
-        fprintf(stderr, "flashcore: %s would exceed %lld bytes; choose a smaller shape\n", name,
-                (long long)CLI_MAX_BUFFER_BYTES);
-        return 1;
-    }
     void *data = fc_t_alloc(t, dtype, ndim, shape, pads, nelem);
     t->data = data;
     if (!data) {
@@ -244,6 +285,8 @@ static int setup(cli_problem *p, const cli_shape *given, uint64_t seed)
         lshape[1] = s->heads_q;
         lshape[2] = s->seqlen_q;
     }
+    if (!fits_in_memory(ndim, qshape, kshape, s->pad, s->dtype))
+        return 1;
     if (alloc_host(&p->q, &p->q_n, s->dtype, ndim, qshape, s->pad, "q") ||
         alloc_host(&p->k, &p->k_n, s->dtype, ndim, kshape, s->pad, "k") ||
         alloc_host(&p->v, &p->v_n, s->dtype, ndim, kshape, s->pad, "v") ||

@@ -263,6 +263,10 @@ int cli_cmd_bench(int argc, char **argv)
         return rc < 0 ? CLI_EXIT_OK : rc;
 
     cli_backend backend = o.impl == CLI_IMPL_REFERENCE ? CLI_BACKEND_CPU : cli_resolve_backend(o.backend);
+    if (!cli_backend_usable(backend, o.device)) {
+        cli_options_free(&o);
+        return CLI_EXIT_FAIL;
+    }
     uint64_t seed = o.have_seed ? o.seed : fc_t_fresh_seed();
     cli_shape shapes[CLI_MAX_BENCH_ROWS];
     int n = 1;

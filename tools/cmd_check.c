@@ -157,6 +157,10 @@ int cli_cmd_check(int argc, char **argv)
         return rc < 0 ? CLI_EXIT_OK : rc;
 
     cli_backend backend = cli_resolve_backend(o.backend);
+    if (!cli_backend_usable(backend, o.device)) {
+        cli_options_free(&o);
+        return CLI_EXIT_FAIL;
+    }
     uint64_t seed = o.have_seed ? o.seed : fc_t_fresh_seed();
     cli_problem p;
     if (cli_problem_setup(&p, &o.shape, backend == CLI_BACKEND_CUDA, o.device, seed)) {

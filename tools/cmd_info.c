@@ -30,7 +30,14 @@ int cli_cmd_info(int argc, char **argv)
         printf("warning:  the library is %d but this tool was built against header %d\n", fc_version(),
                FLASHCORE_VERSION_NUMBER);
     printf("backends: cpu%s\n", fc_has_cuda() ? ", cuda" : " (CUDA not compiled in)");
-    printf("build:    %s\n", fc_build_info());
+    /* the build description may span lines: indent the continuation lines */
+    printf("build:    ");
+    for (const char *c = fc_build_info(); *c; c++) {
+        putchar(*c);
+        if (*c == '\n' && c[1])
+            printf("          ");
+    }
+    printf("\n");
     printf("host:     %s\n", cpu);
 
     if (!fc_has_cuda())
