@@ -48,7 +48,7 @@ static const cli_option k_options[] = {
     {"--seqlens-k", "A,B,..", BOTH, OPT_SEQLENS_K, 1, "varlen key lengths (default: --seqlens-q)"},
     {"--lse", NULL, BOTH, OPT_LSE, 0, "also compute the log-sum-exp (check: and compare it)"},
     {"--pad", "N", BOTH, OPT_PAD, 1, "N extra elements per non-last dim of q/k/v/out (strided tensors)"},
-    {"--seed", "N", BOTH, OPT_SEED, 0, "random seed of the inputs (default: fresh each run)"},
+    {"--seed", "N", BOTH, OPT_SEED, 0, "random seed of the inputs (default: $FC_TEST_SEED, else fresh each run)"},
     {"--sweep", "seed|fa", CLI_CMD_BENCH, OPT_SWEEP, 0,
      "named sweep: seed = B1 H8 S256/512/1024 D64 fp16; fa = 16k tokens, H*D=2048, D64/128/256,"
      " causal and not, S512..16384, bf16"},

@@ -296,7 +296,7 @@ static int setup(cli_problem *p, const cli_shape *given, uint64_t seed)
         return 1;
 
     fc_rng rng;
-    rng.s = seed ? seed : 0x9E3779B97F4A7C15ull; /* a xorshift state must not be 0 */
+    rng.s = seed;
     fc_t_fill_random(&p->q, &rng, 1.0);
     fc_t_fill_random(&p->k, &rng, 1.0);
     fc_t_fill_random(&p->v, &rng, 1.0);
