@@ -39,9 +39,16 @@
 
 #define FC_LN2 0.69314718055994531f
 
-/* Width of the partial-sum vectors in the dot products: head_dim is a multiple of 8, and 8
- * independent fp32 partial sums let the compiler vectorise without reassociating a reduction. */
-#define FC_CPU_LANES 8
+/* Reductions (dot products over head_dim, the row max) may be split into vector lanes: OpenMP's
+ * `simd reduction` grants the reassociation that plain C forbids. Without OpenMP they stay scalar. */
+#ifdef _OPENMP
+#define FC_PRAGMA(x) _Pragma(#x)
+#define FC_SIMD_SUM(...) FC_PRAGMA(omp simd reduction(+ : __VA_ARGS__))
+#define FC_SIMD_MAX(...) FC_PRAGMA(omp simd reduction(max : __VA_ARGS__))
+#else
+#define FC_SIMD_SUM(...)
+#define FC_SIMD_MAX(...)
+#endif
 
 static inline size_t fc_cpu_elem_size(int dtype)
 {
@@ -86,12 +93,8 @@ static void fc_cpu_store_row(void *dst, int dtype, const float *restrict src, fl
     }
 }
 
-static inline float fc_cpu_hsum(const float *a)
-{
-    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-}
-
-/* out[0..3] = q . k_r for the 4 consecutive rows k_r = k + r*D. */
+/* out[0..3] = q . k_r for the 4 consecutive rows k_r = k + r*D. One pass over q feeds four keys;
+ * `omp simd` lets the compiler split each sum into vector lanes (a reassociation plain C forbids). */
 static inline void fc_cpu_dot4(const float *restrict q, const float *restrict k, int D,
                                float *restrict out)
 {
@@ -99,30 +102,28 @@ static inline void fc_cpu_dot4(const float *restrict q, const float *restrict k,
     const float *restrict k1 = k + D;
     const float *restrict k2 = k + 2 * D;
     const float *restrict k3 = k + 3 * D;
-    float a0[FC_CPU_LANES] = {0}, a1[FC_CPU_LANES] = {0};
-    float a2[FC_CPU_LANES] = {0}, a3[FC_CPU_LANES] = {0};
-    for (int d = 0; d < D; d += FC_CPU_LANES) {
-        for (int u = 0; u < FC_CPU_LANES; ++u) {
-            const float qv = q[d + u];
-            a0[u] += qv * k0[d + u];
-            a1[u] += qv * k1[d + u];
-            a2[u] += qv * k2[d + u];
-            a3[u] += qv * k3[d + u];
-        }
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    FC_SIMD_SUM(s0, s1, s2, s3)
+    for (int d = 0; d < D; ++d) {
+        const float qv = q[d];
+        s0 += qv * k0[d];
+        s1 += qv * k1[d];
+        s2 += qv * k2[d];
+        s3 += qv * k3[d];
     }
-    out[0] = fc_cpu_hsum(a0);
-    out[1] = fc_cpu_hsum(a1);
-    out[2] = fc_cpu_hsum(a2);
-    out[3] = fc_cpu_hsum(a3);
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
 }
 
 static inline float fc_cpu_dot1(const float *restrict q, const float *restrict k, int D)
 {
-    float a[FC_CPU_LANES] = {0};
-    for (int d = 0; d < D; d += FC_CPU_LANES)
-        for (int u = 0; u < FC_CPU_LANES; ++u)
-            a[u] += q[d + u] * k[d + u];
-    return fc_cpu_hsum(a);
+    float s = 0.0f;
+    FC_SIMD_SUM(s)
+    for (int d = 0; d < D; ++d)
+        s += q[d] * k[d];
+    return s;
 }
 
 /* acc += sum_j p[j] * v_j over n consecutive rows v_j = v + j*D. */
@@ -274,8 +275,9 @@ static void fc_cpu_tile(const fc_fwd_params *p, int64_t b, int h, int64_t tile, 
                     s[j] *= p->scale_log2;
             }
 
-            float mx = s[0];
-            for (j = 1; j < n; ++j)
+            float mx = -INFINITY;
+            FC_SIMD_MAX(mx)
+            for (j = 0; j < n; ++j)
                 mx = s[j] > mx ? s[j] : mx;
             const float m_old = sc->m[i];
             const float m_new = mx > m_old ? mx : m_old;

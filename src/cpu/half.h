@@ -23,21 +23,20 @@ static inline float fc_bits_f32(uint32_t u)
     return f;
 }
 
-/* binary16 -> binary32 (exact). */
+/* binary16 -> binary32 (exact). Branch-free (every case computed, then selected with masks) so that a loop
+ * converting a row auto-vectorises. */
 static inline float fc_f16_to_f32(uint16_t h)
 {
     const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu;
-    const uint32_t man = h & 0x3ffu;
-    if (exp == 0x1fu) /* inf / NaN: keep the payload */
-        return fc_bits_f32(sign | 0x7f800000u | (man << 13));
-    if (exp == 0) {
-        /* zero or subnormal: man * 2^-24, exact in fp32 */
-        const float mag = (float)man * 5.9604644775390625e-8f;
-        return fc_bits_f32(sign | fc_f32_bits(mag));
-    }
-    /* normal: rebias the exponent from 15 to 127 */
-    return fc_bits_f32(sign | ((exp + (127u - 15u)) << 23) | (man << 13));
+    const uint32_t em = h & 0x7fffu;                             /* exponent and mantissa */
+    const uint32_t normal = (em << 13) + ((127u - 15u) << 23);   /* rebias the exponent */
+    const uint32_t inf_nan = (em << 13) | 0x7f800000u;           /* exponent 31 -> 255, payload kept */
+    const uint32_t subnormal = fc_f32_bits((float)(int32_t)em * 5.9604644775390625e-8f); /* em * 2^-24 */
+    const uint32_t is_inf_nan = 0u - (uint32_t)(em >= 0x7c00u); /* all-ones masks */
+    const uint32_t is_subnormal = 0u - (uint32_t)(em < 0x0400u);
+    uint32_t r = (normal & ~is_inf_nan) | (inf_nan & is_inf_nan);
+    r = (r & ~is_subnormal) | (subnormal & is_subnormal);
+    return fc_bits_f32(sign | r);
 }
 
 /* binary32 -> binary16, round to nearest even; overflow goes to inf. */
