@@ -145,8 +145,9 @@ def attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, causal: bool = False,
         BadParameterError / NotSupportedError / CudaError: the C library's error with its message.
         TypeError / ValueError: arguments the C API cannot express (e.g. an int8 array, scale=0).
 
-    torch tensors go through the ``flashcore::fwd`` custom op (see flashcore.torch), so the call
-    works under torch.compile and CUDA graphs.
+    torch tensors go through the ``flashcore::fwd`` custom op (see flashcore.torch): CUDA graphs
+    capture the call; under ``torch.compile(fullgraph=True)`` call ``flashcore.torch.attention``
+    (same arguments), as this framework-agnostic entry point may cause a graph break there.
     """
     if is_torch(q):
         from . import torch as fc_torch

@@ -56,11 +56,12 @@ def inputs():
     return Inputs()
 
 
-def assert_close(out, q, k, v, seed, lse=None, **kw):
-    """Check out (and lse) against the float64 reference with the project's pass rule."""
-    dtype = ref.dtype_name(np.asarray(q))
-    truth, truth_lse = ref.attention_ref(q, k, v, **kw)
-    lowp, _ = ref.attention_ref(q, k, v, mode="lowp", **kw)
+def assert_close(out, q, k, v, seed, lse=None, dtype=None, **kw):
+    """Check out (and lse) against the float64 reference with the project's pass rule. Arrays are
+    numpy; ``dtype`` names the precision the values were rounded to when they are held as float32."""
+    dtype = dtype or ref.dtype_name(np.asarray(q))
+    truth, truth_lse = ref.attention_ref(q, k, v, dtype=dtype, **kw)
+    lowp, _ = ref.attention_ref(q, k, v, mode="lowp", dtype=dtype, **kw)
     err = ref.max_abs_err(np.asarray(out).astype(np.float64), truth)
     lowp_err = ref.max_abs_err(lowp, truth)
     assert ref.passes(err, lowp_err, dtype), (f"max err {err:.3g} vs low-precision {lowp_err:.3g} "
