@@ -105,7 +105,24 @@ typedef struct result {
     double err, lowp_err, lse_err, lse_lowp_err;
     int64_t pad_touched;
     int status, ok;
+    int inputs_changed; /* the call wrote into q, k or v */
+    int nondeterministic; /* a second call gave different bits */
 } result;
+
+static uint64_t checksum(const view *v)
+{
+    const unsigned char *b = (const unsigned char *)v->base;
+    const size_t n = (size_t)v->nelem * (v->t.dtype == FC_DTYPE_F32 ? 4u : 2u);
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < n; ++i)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static size_t view_bytes(const view *v)
+{
+    return (size_t)v->nelem * (v->t.dtype == FC_DTYPE_F32 ? 4u : 2u);
+}
 
 static int run_case(const tcase *c, uint64_t seed, result *r)
 {
@@ -166,7 +183,29 @@ static int run_case(const tcase *c, uint64_t seed, result *r)
         prm.max_seqlen_k = max_k;
     }
 
+    const uint64_t sum_in = checksum(&q) ^ (checksum(&k) * 3) ^ (checksum(&v) * 7);
     r->status = fc_attention_forward(&q.t, &k.t, &v.t, &o.t, c->lse ? &lse.t : NULL, &prm, NULL, 0, NULL);
+    r->inputs_changed = checksum(&q) ^ (checksum(&k) * 3) ^ (checksum(&v) * 7) ^ sum_in ? 1 : 0;
+
+    /* the same call again on re-poisoned outputs must give the same bits (a difference is a race) */
+    {
+        void *o1 = malloc(view_bytes(&o)), *l1 = c->lse ? malloc(view_bytes(&lse)) : NULL;
+        if (!o1 || (c->lse && !l1)) {
+            fprintf(stderr, "out of memory\n");
+            exit(2);
+        }
+        memcpy(o1, o.base, view_bytes(&o));
+        fc_t_poison(o.base, c->dtype, o.nelem);
+        if (c->lse) {
+            memcpy(l1, lse.base, view_bytes(&lse));
+            fc_t_poison(lse.base, FC_DTYPE_F32, lse.nelem);
+        }
+        const int st = fc_attention_forward(&q.t, &k.t, &v.t, &o.t, c->lse ? &lse.t : NULL, &prm, NULL, 0, NULL);
+        r->nondeterministic = st != r->status || memcmp(o1, o.base, view_bytes(&o)) != 0 ||
+                              (c->lse && memcmp(l1, lse.base, view_bytes(&lse)) != 0);
+        free(o1);
+        free(l1);
+    }
 
     const int64_t n_out = tq * c->Hq * c->D, n_lse = tq * c->Hq;
     double *ref = (double *)malloc(sizeof(double) * (size_t)(n_out + 1));
@@ -199,7 +238,7 @@ static int run_case(const tcase *c, uint64_t seed, result *r)
         r->pad_touched = t < 0 || r->pad_touched < 0 ? -1 : r->pad_touched + t;
     }
     r->ok = r->status == FC_SUCCESS && ref_rc == 0 && fc_t_passes(r->err, r->lowp_err, c->dtype) && lse_ok &&
-            r->pad_touched == 0;
+            r->pad_touched == 0 && !r->inputs_changed && !r->nondeterministic;
 
     free(ref);
     free(low);
@@ -245,7 +284,7 @@ static void describe(const tcase *c, char *buf, size_t n)
 
 /* ---- the grid ---------------------------------------------------------------------------- */
 
-static tcase cases[256];
+static tcase cases[320];
 static int n_cases;
 
 static tcase *add(int B, int Hq, int Hkv, int Sq, int Sk, int D, fc_dtype dt)
@@ -356,6 +395,149 @@ static void build_grid(void)
     }
 }
 
+/* Random cases drawn from the run's seed: shapes, head dims, dtypes, features and layouts mixed
+ * freely (bounded work per case), so each run also probes combinations the fixed grid lacks. */
+#define N_RANDOM_CASES 48
+#define MAX_RANDOM_WORK 4.0e7 /* Sq*Sk*Hq*D (summed over sequences) per random case */
+
+static int pick(fc_rng *r, int n)
+{
+    return (int)(fc_rng_u64(r) % (uint64_t)n);
+}
+
+static void add_random_cases(uint64_t seed)
+{
+    fc_rng r = {seed ^ 0x5eedf00dull};
+    const fc_dtype dts[3] = {FC_DTYPE_F16, FC_DTYPE_BF16, FC_DTYPE_F32};
+    const int seq_pool[12] = {1, 2, 7, 15, 31, 63, 64, 65, 100, 129, 200, 300};
+    for (int n = 0; n < N_RANDOM_CASES; ++n) {
+        const int hkv = 1 + pick(&r, 3), group = 1 << pick(&r, 3);
+        const int D = 8 * (1 + pick(&r, 32));
+        tcase *c = add(1 + pick(&r, 3), hkv * group, hkv, seq_pool[pick(&r, 12)], seq_pool[pick(&r, 12)], D,
+                       dts[pick(&r, 3)]);
+        if (pick(&r, 4) == 0) { /* varlen */
+            c->nseq = 1 + pick(&r, 6);
+            for (int b = 0; b < c->nseq; ++b) {
+                c->lens_q[b] = pick(&r, 5) == 0 ? pick(&r, 2) : pick(&r, 150);
+                c->lens_k[b] = pick(&r, 5) == 0 ? pick(&r, 2) : pick(&r, 150);
+            }
+        }
+        c->causal = pick(&r, 3) == 0;
+        if (pick(&r, 3) == 0) {
+            c->wl = pick(&r, 3) == 0 ? -1 : pick(&r, 70);
+            c->wr = pick(&r, 3) == 0 ? -1 : pick(&r, 70);
+        }
+        if (pick(&r, 5) == 0)
+            c->softcap = (float)(1 + pick(&r, 40));
+        if (pick(&r, 6) == 0)
+            c->scale = 0.05f * (float)(1 + pick(&r, 20));
+        c->qscale = pick(&r, 4) == 0 ? 3.0 : 1.0;
+        c->lse = pick(&r, 4) != 0;
+        c->layout = pick(&r, L_COUNT);
+        /* bound the work: shrink batch, then sequence lengths */
+        for (;;) {
+            double work = 0;
+            if (c->nseq)
+                for (int b = 0; b < c->nseq; ++b)
+                    work += (double)c->lens_q[b] * c->lens_k[b];
+            else
+                work = (double)c->B * c->Sq * c->Sk;
+            work *= (double)c->Hq * c->D;
+            if (work <= MAX_RANDOM_WORK)
+                break;
+            if (c->B > 1)
+                c->B--;
+            else if (c->nseq)
+                for (int b = 0; b < c->nseq; ++b)
+                    c->lens_q[b] /= 2;
+            else
+                c->Sq = c->Sq > c->Sk ? (c->Sq + 1) / 2 : c->Sq, c->Sk = c->Sk >= c->Sq ? (c->Sk + 1) / 2 : c->Sk;
+        }
+    }
+}
+
+/* ---- the reference itself, on cases whose answer is known without computing softmax -------- */
+
+static int check_reference(uint64_t seed)
+{
+    fc_rng rng = {seed ^ 0xabcdefull};
+    int bad = 0;
+    const int B = 2, Sq = 9, Sk = 5, H = 2, D = 16;
+    const int64_t qs[4] = {B, Sq, H, D}, ks[4] = {B, Sk, H, D};
+    fc_tensor q, k, v;
+    fc_t_alloc(&q, FC_DTYPE_F32, 4, qs, NULL, NULL);
+    fc_t_alloc(&k, FC_DTYPE_F32, 4, ks, NULL, NULL);
+    fc_t_alloc(&v, FC_DTYPE_F32, 4, ks, NULL, NULL);
+    fc_t_fill_random(&q, &rng, 1.0);
+    fc_t_fill_random(&k, &rng, 1.0);
+    fc_t_fill_random(&v, &rng, 1.0);
+    double out[B * Sq * H * D], lse[B * H * Sq];
+    fc_attention_params p;
+    fc_attention_params_init(&p);
+    const int shift = Sk - Sq; /* -4: bottom-right alignment */
+
+    /* window (0, 0): row i sees exactly key i + shift -> out = v[i + shift], lse = its score */
+    p.window_left = p.window_right = 0;
+    for (int mode = 0; mode < 2; ++mode) {
+        bad += fc_ref_forward(&q, &k, &v, &p, mode, out, lse) != 0;
+        for (int b = 0; b < B; ++b)
+            for (int i = 0; i < Sq; ++i)
+                for (int h = 0; h < H; ++h) {
+                    const int j = i + shift;
+                    const double *o = out + ((b * Sq + i) * H + h) * D;
+                    const double l = lse[(b * H + h) * Sq + i];
+                    if (j < 0) {
+                        bad += !(l == -INFINITY);
+                        for (int d = 0; d < D; ++d)
+                            bad += o[d] != 0.0;
+                        continue;
+                    }
+                    double dot = 0;
+                    for (int d = 0; d < D; ++d) {
+                        const int64_t qo = ((b * Sq + i) * H + h) * D + d, ko = ((b * Sk + j) * H + h) * D + d;
+                        dot += ((float *)q.data)[qo] * (double)((float *)k.data)[ko];
+                        bad += fabs(o[d] - ((float *)v.data)[ko]) > 1e-6;
+                    }
+                    bad += fabs(l - dot / sqrt((double)D)) > 1e-5;
+                }
+    }
+    /* causal with Sq > Sk: rows i < Sq - Sk see no key (0, -inf); the last row sees all keys */
+    fc_attention_params_init(&p);
+    p.causal = 1;
+    bad += fc_ref_forward(&q, &k, &v, &p, FC_REF_F64, out, lse) != 0;
+    for (int b = 0; b < B; ++b)
+        for (int h = 0; h < H; ++h)
+            for (int i = 0; i < Sq; ++i)
+                bad += (i < Sq - Sk) != (lse[(b * H + h) * Sq + i] == -INFINITY);
+    /* a zero query row: uniform attention over its keys -> out = mean of v, lse = log(count) */
+    memset(q.data, 0, sizeof(float) * (size_t)(B * Sq * H * D));
+    fc_attention_params_init(&p);
+    p.window_left = 2;
+    p.window_right = 1;
+    bad += fc_ref_forward(&q, &k, &v, &p, FC_REF_F64, out, lse) != 0;
+    for (int i = 0; i < Sq; ++i) {
+        const int lo = i + shift - 2 < 0 ? 0 : i + shift - 2, hi = i + shift + 1 > Sk - 1 ? Sk - 1 : i + shift + 1;
+        const double *o = out + ((0 * Sq + i) * H + 1) * D; /* b = 0, h = 1 */
+        if (lo > hi) {
+            bad += !(lse[1 * Sq + i] == -INFINITY);
+            continue;
+        }
+        bad += fabs(lse[1 * Sq + i] - log((double)(hi - lo + 1))) > 1e-12;
+        for (int d = 0; d < D; ++d) {
+            double mean = 0;
+            for (int j = lo; j <= hi; ++j)
+                mean += ((float *)v.data)[((0 * Sk + j) * H + 1) * D + d];
+            bad += fabs(o[d] - mean / (hi - lo + 1)) > 1e-12;
+        }
+    }
+    free(q.data);
+    free(k.data);
+    free(v.data);
+    printf("reference self-check (window (0,0), causal Sq>Sk, uniform rows): %s (%d mismatches)\n",
+           bad ? "FAIL" : "PASS", bad);
+    return bad == 0;
+}
+
 /* ---- conversions: src/cpu/half.h against the reference's independent conversion ---------- */
 
 static int check_conversions(void)
@@ -412,8 +594,12 @@ int main(int argc, char **argv)
     int failures = 0, run = 0;
     if (only < 0 && !check_conversions())
         failures++;
+    if (only < 0 && !check_reference(seed))
+        failures++;
 
     build_grid();
+    const int n_fixed = n_cases;
+    add_random_cases(seed);
     for (int i = 0; i < n_cases; ++i) {
         if (only >= 0 && i != only)
             continue;
@@ -424,13 +610,17 @@ int main(int argc, char **argv)
         describe(&cases[i], desc, sizeof desc);
         run_case(&cases[i], case_seed, &r);
         run++;
-        printf("case %3d %-64s err=%.3e lowp=%.3e", i, desc, r.err, r.lowp_err);
+        printf("case %3d%s %-64s err=%.3e lowp=%.3e", i, i >= n_fixed ? "r" : " ", desc, r.err, r.lowp_err);
         if (cases[i].lse)
             printf(" lse_err=%.2e lse_lowp=%.2e", r.lse_err, r.lse_lowp_err);
         if (r.status != FC_SUCCESS)
             printf(" status=%s (%s)", fc_status_name((fc_status)r.status), fc_last_error());
         if (r.pad_touched)
             printf(" padding_touched=%lld", (long long)r.pad_touched);
+        if (r.inputs_changed)
+            printf(" INPUTS_MODIFIED");
+        if (r.nondeterministic)
+            printf(" NONDETERMINISTIC");
         printf(" %s\n", r.ok ? "PASS" : "FAIL");
         if (!r.ok) {
             failures++;

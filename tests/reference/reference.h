@@ -39,15 +39,21 @@ void fc_t_store(void *data, fc_dtype dtype, int64_t i, double x);
 /* ---- random inputs, poison, comparison ---- */
 /* xorshift-based generator; seed from fc_t_fresh_seed() for fresh inputs on every run. */
 typedef struct { uint64_t s; } fc_rng;
+/* A fresh seed from time, pid and a counter (48 bits); the environment variable FC_TEST_SEED, when
+ * set, overrides it (every call then returns that value) so a failing run can be replayed. */
 uint64_t fc_t_fresh_seed(void);
 double fc_rng_normal(fc_rng *r);
+/* Uniform 64-bit value (the generator's raw output). */
+uint64_t fc_rng_u64(fc_rng *r);
 /* Fill every addressable element of a host tensor with N(0,1)*scale values (rounded to its dtype). */
 void fc_t_fill_random(const fc_tensor *t, fc_rng *r, double scale);
 /* Fill the whole allocation [data, data+nelem) with a poison pattern (NaN for float dtypes). */
 void fc_t_poison(void *data, fc_dtype dtype, int64_t nelem);
 
 /* Allocate a host tensor of `shape` with its elements spread according to `pad` extra elements per
- * non-last dim (pad 0 = contiguous); returns the allocation size in elements in *nelem. */
+ * non-last dim (pad NULL or 0 = contiguous): stride[ndim-1] = 1 and
+ * stride[d] = stride[d+1] * shape[d+1] + pad[d]. Returns the allocation (free() it; also t->data)
+ * and its size in elements in *nelem (may be NULL); NULL when out of memory. */
 void *fc_t_alloc(fc_tensor *t, fc_dtype dtype, int ndim, const int64_t *shape, const int64_t *pad,
                  int64_t *nelem);
 

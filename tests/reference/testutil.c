@@ -164,6 +164,11 @@ static uint64_t t_next(fc_rng *r)
     return x * 0x2545f4914f6cdd1dull;
 }
 
+uint64_t fc_rng_u64(fc_rng *r)
+{
+    return t_next(r);
+}
+
 double fc_rng_normal(fc_rng *r)
 {
     /* Box-Muller; u1 in (0, 1] so log() is finite */
