@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Dev-only: correctness of the sm90 kernels against a float64 reference (torch on the GPU), and
+timing against torch SDPA (FLASH = FA2, CUDNN) on the fa sweep and the seed shape.
+Usage: python3 check.py LIB [--no-bench] [--quick-bench]"""
+import ctypes, math, sys, time, random
+import torch
+import torch.nn.functional as F
+
+lib = ctypes.CDLL(sys.argv[1])
+lib.fcdev_forward.restype = ctypes.c_int
+lib.fcdev_last_error.restype = ctypes.c_char_p
+P = ctypes.c_void_p
+DT = {torch.float16: 1, torch.bfloat16: 2}
+
+
+def fc(q, k, v, o, lse, causal=False, wl=-1, wr=-1, softcap=0.0, scale=0.0, cu_q=None, cu_k=None, maxq=0, maxk=0):
+    """q,k,v,o: [B,S,H,D] (any strides, last contiguous) or varlen [T,H,D]."""
+    if cu_q is None:
+        B, Sq, Hq, D = q.shape
+        Sk, Hk = k.shape[1], k.shape[2]
+        st = [q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
+              v.stride(0), v.stride(1), v.stride(2), o.stride(0), o.stride(1), o.stride(2)]
+        tq = tk = 0
+        cq = ck = None
+    else:
+        B = cu_q.numel() - 1
+        Sq, Sk = maxq, maxk
+        Hq, D = q.shape[1], q.shape[2]
+        Hk = k.shape[1]
+        st = [0, q.stride(0), q.stride(1), 0, k.stride(0), k.stride(1), 0, v.stride(0), v.stride(1),
+              0, o.stride(0), o.stride(1)]
+        tq, tk = q.shape[0], k.shape[0]
+        cq, ck = P(cu_q.data_ptr()), P(cu_k.data_ptr())
+    arr = (ctypes.c_longlong * 12)(*st)
+    handled = ctypes.c_int(0)
+    s = lib.fcdev_forward(P(q.data_ptr()), P(k.data_ptr()), P(v.data_ptr()), P(o.data_ptr()),
+                          P(lse.data_ptr()) if lse is not None else None, arr, B, Sq, Sk, Hq, Hk, D, DT[q.dtype],
+                          int(causal), wl, wr, ctypes.c_float(softcap), ctypes.c_float(scale), cq, ck, tq, tk,
+                          P(torch.cuda.current_stream().cuda_stream), ctypes.byref(handled))
+    if s != 0 or not handled.value:
+        raise RuntimeError("fc failed: status %d handled %d %s" % (s, handled.value, lib.fcdev_last_error()))
+
+
+def ref_one(q, k, v, causal, wl, wr, softcap, scale, lowp):
+    """q [Sq,H,D], k/v [Sk,Hk,D] -> o [Sq,H,D] float64 (or lowp emulation), lse [H,Sq]."""
+    Sq, Hq, D = q.shape
+    Sk, Hk = k.shape[0], k.shape[1]
+    g = Hq // Hk
+    dt = torch.float32 if lowp else torch.float64
+    qq = q.to(dt).transpose(0, 1)
+    kk = k.to(dt).transpose(0, 1).repeat_interleave(g, 0)
+    vv = v.to(dt).transpose(0, 1).repeat_interleave(g, 0)
+    s = qq @ kk.transpose(1, 2)
+    sc = scale if scale > 0 else 1.0 / math.sqrt(D)
+    if softcap > 0:
+        s = softcap * torch.tanh(s * (sc / softcap))
+    else:
+        s = s * sc
+    i = torch.arange(Sq, device=q.device)[:, None]
+    j = torch.arange(Sk, device=q.device)[None, :]
+    off = Sk - Sq
+    if causal:
+        wr = 0
+    ok = torch.ones(Sq, Sk, dtype=torch.bool, device=q.device)
+    if wr >= 0:
+        ok &= j <= i + off + wr
+    if wl >= 0:
+        ok &= j >= i + off - wl
+    s = s.masked_fill(~ok, float("-inf"))
+    m = s.amax(-1, keepdim=True)
+    m = torch.where(torch.isinf(m), torch.zeros_like(m), m)
+    p = torch.exp(s - m)
+    l = p.sum(-1, keepdim=True)
+    if lowp:
+        p = p.to(q.dtype).to(dt)
+    o = (p @ vv) / torch.where(l == 0, torch.ones_like(l), l)
+    lse = torch.where(l[..., 0] == 0, torch.full_like(l[..., 0], float("-inf")), (m + torch.log(l))[..., 0])
+    return o.transpose(0, 1), lse
+
+
+def check(name, B, Sq, Sk, Hq, Hk, D, dtype, causal=False, wl=-1, wr=-1, softcap=0.0, varlen=False, noncontig=False,
+          scale=0.0):
+    dev = "cuda"
+    if varlen:
+        lq = [max(1, Sq - random.randint(0, Sq // 2)) for _ in range(B)]
+        lk = [max(1, Sk - random.randint(0, Sk // 2)) for _ in range(B)]
+        lq[0], lk[0] = Sq, Sk
+        cu_q = torch.tensor([0] + list(torch.tensor(lq).cumsum(0)), dtype=torch.int32, device=dev)
+        cu_k = torch.tensor([0] + list(torch.tensor(lk).cumsum(0)), dtype=torch.int32, device=dev)
+        q = torch.randn(sum(lq), Hq, D, device=dev).to(dtype)
+        k = torch.randn(sum(lk), Hk, D, device=dev).to(dtype)
+        v = torch.randn(sum(lk), Hk, D, device=dev).to(dtype)
+        o = torch.full_like(q, float("nan"))
+        lse = torch.full((Hq, sum(lq)), float("nan"), device=dev)
+        fc(q, k, v, o, lse, causal, wl, wr, softcap, scale, cu_q, cu_k, max(lq), max(lk))
+        seqs = [(q[cu_q[b]:cu_q[b + 1]], k[cu_k[b]:cu_k[b + 1]], v[cu_k[b]:cu_k[b + 1]], o[cu_q[b]:cu_q[b + 1]],
+                 lse[:, cu_q[b]:cu_q[b + 1]]) for b in range(B)]
+    else:
+        if noncontig:  # heads-major storage, D padded: strides not from a contiguous [B,S,H,D]
+            q = torch.randn(B, Hq, Sq, D + 8, device=dev).to(dtype)[..., :D].transpose(1, 2)
+            k = torch.randn(B, Hk, Sk, D + 16, device=dev).to(dtype)[..., 8:D + 8].transpose(1, 2)
+            v = torch.randn(B, Sk, Hk, D, device=dev).to(dtype)
+        else:
+            q = torch.randn(B, Sq, Hq, D, device=dev).to(dtype)
+            k = torch.randn(B, Sk, Hk, D, device=dev).to(dtype)
+            v = torch.randn(B, Sk, Hk, D, device=dev).to(dtype)
+        o = torch.full((B, Sq, Hq, D), float("nan"), device=dev).to(dtype)
+        lse = torch.full((B, Hq, Sq), float("nan"), device=dev)
+        fc(q, k, v, o, lse, causal, wl, wr, softcap, scale)
+        seqs = [(q[b], k[b], v[b], o[b], lse[b]) for b in range(B)]
+    torch.cuda.synchronize()
+    err = err_lp = lse_err = 0.0
+    bad = False
+    for (qb, kb, vb, ob, lb) in seqs:
+        r, rl = ref_one(qb, kb, vb, causal, wl, wr, softcap, scale, False)
+        lp, _ = ref_one(qb, kb, vb, causal, wl, wr, softcap, scale, True)
+        if torch.isnan(ob).any() or torch.isnan(lb).any():
+            bad = True
+        err = max(err, (ob.double() - r).abs().max().item())
+        err_lp = max(err_lp, (lp.to(dtype).double() - r).abs().max().item())
+        fin = torch.isfinite(rl)
+        if not torch.equal(fin, torch.isfinite(lb)):
+            bad = True
+        if fin.any():
+            lse_err = max(lse_err, (lb.double()[fin] - rl[fin]).abs().max().item())
+    tol = 2 * err_lp + 1e-3
+    ok = (not bad) and err <= tol and lse_err <= 1e-2
+    print("%-4s %-44s err %.2e (lowp %.2e, tol %.2e) lse %.1e%s" % ("ok" if ok else "FAIL", name, err, err_lp, tol, lse_err,
+                                                                  " NaN/unwritten" if bad else ""))
+    return ok
+
+
+def run_checks():
+    random.seed(0)
+    torch.manual_seed(0)
+    fails = 0
+    for dtype in (torch.bfloat16, torch.float16):
+        dn = "bf16" if dtype == torch.bfloat16 else "f16"
+        for D in (64, 96, 128, 192, 256, 32):
+            cases = [
+                ("B2 S128 H2", dict(B=2, Sq=128, Sk=128, Hq=2, Hk=2)),
+                ("B1 Sq1 Sk1", dict(B=1, Sq=1, Sk=1, Hq=1, Hk=1)),
+                ("B2 Sq7 Sk65 gqa4:2", dict(B=2, Sq=7, Sk=65, Hq=4, Hk=2)),
+                ("B1 Sq1000 Sk1000 causal mqa", dict(B=1, Sq=1000, Sk=1000, Hq=3, Hk=1, causal=True)),
+                ("B2 Sq300 Sk77 causal", dict(B=2, Sq=300, Sk=77, Hq=2, Hk=2, causal=True)),
+                ("B1 Sq200 Sk513 win(64,16) softcap30", dict(B=1, Sq=200, Sk=513, Hq=2, Hk=1, wl=64, wr=16, softcap=30.0)),
+                ("B3 varlen causal", dict(B=3, Sq=300, Sk=400, Hq=4, Hk=2, causal=True, varlen=True)),
+                ("B2 noncontig scale0.3", dict(B=2, Sq=129, Sk=257, Hq=2, Hk=2, noncontig=True, scale=0.3)),
+            ]
+            if D in (32, 192):
+                cases = cases[:4]
+            for nm, kw in cases:
+                fails += not check("%s d%d %s" % (dn, D, nm), D=D, dtype=dtype, **kw)
+    print("CHECKS: %d failures" % fails)
+    return fails
+
+
+def bench(fn, graph=False):
+    import triton.testing as tt
+    if graph:
+        fn()
+        torch.cuda.synchronize()
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(2):
+                fn()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for _ in range(20):
+                fn()
+        torch.cuda.synchronize()
+        ms = tt.do_bench(lambda: g.replay(), warmup=50, rep=200, return_mode="median")
+        return ms / 20
+    return tt.do_bench(fn, warmup=25, rep=150, return_mode="median")
+
+
+def run_bench(quick=False):
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    dev = "cuda"
+    a = torch.randn(8192, 8192, device=dev, dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device=dev, dtype=torch.bfloat16)
+    ms = bench(lambda: a @ b)
+    mm = 2 * 8192 ** 3 / ms / 1e9
+    print("matmul bf16 8192^3: %.0f TFLOP/s" % mm)
+    del a, b
+    rows = []
+    shapes = []
+    for D, H in ((64, 32), (128, 16), (256, 8)):
+        for B, S in ((32, 512), (8, 2048), (2, 8192), (1, 16384)):
+            for causal in (0, 1):
+                shapes.append((B, H, S, D, causal))
+    if quick:
+        shapes = [s for s in shapes if s[2] in (2048, 8192)]
+    print("| dtype | B,H,S,D | causal | flashcore TF | FA2 TF | cuDNN TF | fc/cuDNN | fc/FA2 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for dtype in (torch.bfloat16, torch.float16):
+        for (B, H, S, D, causal) in shapes:
+            q = torch.randn(B, S, H, D, device=dev, dtype=dtype)
+            k = torch.randn(B, S, H, D, device=dev, dtype=dtype)
+            v = torch.randn(B, S, H, D, device=dev, dtype=dtype)
+            o = torch.empty_like(q)
+            flops = 4 * B * H * S * S * D / (2 if causal else 1)
+            t_fc = bench(lambda: fc(q, k, v, o, None, causal=bool(causal)))
+            qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            res = {}
+            for nm, be in (("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+                with sdpa_kernel([be]):
+                    res[nm] = bench(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=bool(causal)))
+            tf = lambda t: flops / t / 1e9
+            rows.append((dtype, B, H, S, D, causal, tf(t_fc), tf(res["fa2"]), tf(res["cudnn"])))
+            print("| %s | %d,%d,%d,%d | %d | %.0f | %.0f | %.0f | %.2f | %.2f |" % (
+                "bf16" if dtype == torch.bfloat16 else "f16", B, H, S, D, causal, tf(t_fc), tf(res["fa2"]),
+                tf(res["cudnn"]), res["cudnn"] / t_fc, res["fa2"] / t_fc), flush=True)
+            del q, k, v, o
+    gm = math.exp(sum(math.log(r[6] / r[8]) for r in rows) / len(rows))
+    print("geomean flashcore/cuDNN: %.3f ; min %.3f" % (gm, min(r[6] / r[8] for r in rows)))
+    # seed shape (latency), fp16 B=1 H=8 D=64, graph replay
+    print("| seed S | flashcore us | FA2 us | cuDNN us |")
+    print("|---|---|---|---|")
+    for S in (256, 512, 1024):
+        q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
+        k = torch.randn_like(q)
+        v = torch.randn_like(q)
+        o = torch.empty_like(q)
+        t_fc = bench(lambda: fc(q, k, v, o, None), graph=True)
+        qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        res = {}
+        for nm, be in (("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            with sdpa_kernel([be]):
+                res[nm] = bench(lambda: F.scaled_dot_product_attention(qt, kt, vt), graph=True)
+        print("| %d | %.2f | %.2f | %.2f |" % (S, t_fc * 1e3, res["fa2"] * 1e3, res["cudnn"] * 1e3), flush=True)
+
+
+if __name__ == "__main__":
+    f = run_checks()
+    if "--no-bench" not in sys.argv:
+        run_bench("--quick-bench" in sys.argv)
+    sys.exit(1 if f else 0)

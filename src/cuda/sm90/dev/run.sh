@@ -1,0 +1,19 @@
+#!/bin/bash
+# Dev-only device script: build the sm90 instances + harness, sanity under compute-sanitizer,
+# correctness checks and benchmarks. Usage (device): bash src/cuda/sm90/dev/run.sh [check.py flags]
+set -o pipefail
+OUT=${OUT:-/tmp/out}; mkdir -p $OUT; BD=/tmp/fcb; mkdir -p $BD
+NV="nvcc -gencode=arch=compute_90a,code=sm_90a -std=c++17 -O3 -Xptxas=-v -Xcompiler=-fPIC --expt-relaxed-constexpr -lineinfo -I include -I src"
+t0=$(date +%s)
+ls src/cuda/instances/sm90_*.cu src/cuda/sm90/dev/fcdev.cu | xargs -P16 -I{} sh -c "$NV -c {} -o $BD/\$(basename {} .cu).o 2> $BD/\$(basename {} .cu).ptxas" || { cat $BD/*.ptxas; exit 1; }
+nvcc -shared -o $BD/libfcdev.so $BD/*.o -lcudart || exit 1
+$NV -o $BD/sanity src/cuda/sm90/dev/sanity.cu $BD/*.o || exit 1
+echo "build: $(( $(date +%s) - t0 )) s"
+cuobjdump -sass $BD/sm90_fwd_bf16_hdim128.o > $OUT/sass_bf16_d128.txt
+echo "SASS bf16 d128: HGMMA $(grep -c HGMMA $OUT/sass_bf16_d128.txt) HMMA $(grep -c 'HMMA' $OUT/sass_bf16_d128.txt) LDL $(grep -c 'LDL' $OUT/sass_bf16_d128.txt) STL $(grep -c 'STL' $OUT/sass_bf16_d128.txt)"
+cat $BD/*.ptxas > $OUT/ptxas.txt; grep -h "spill\|Used\|C75" $BD/*.ptxas | sort | uniq -c
+timeout 60 $BD/sanity || echo "SANITY FAILED"
+for tool in memcheck racecheck synccheck; do
+  timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 $BD/sanity > $OUT/san_$tool.txt 2>&1; echo "sanitizer $tool rc=$? $(tail -1 $OUT/san_$tool.txt)"
+done
+PYTHONUNBUFFERED=1 timeout 400 python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so "$@" 2>&1 | tee $OUT/check.txt

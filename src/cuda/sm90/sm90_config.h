@@ -1,0 +1,61 @@
+/*
+ * Tile table of the Hopper (sm_90a) forward kernel, shared by host and device code.
+ *
+ * One CTA = one producer warpgroup (TMA only) + two consumer warpgroups of 64 query rows each
+ * (wgmma's M is 64 per warpgroup), so block_m = 128. Head dims are served by four padded tile
+ * widths (64/128/192/256): shared memory holds the head dim in 64-column chunks of 128 bytes, the
+ * width of the 128-byte TMA/wgmma swizzle; a head dim below its tile width (e.g. 96 in the 128
+ * tile) is zero-filled by TMA beyond the tensor's last column and never stored.
+ */
+#ifndef FC_SM90_CONFIG_H
+#define FC_SM90_CONFIG_H
+
+#define FC_SM90_CONSUMER_WGS 2
+#define FC_SM90_THREADS (128 * (1 + FC_SM90_CONSUMER_WGS)) /* producer WG + consumers */
+#define FC_SM90_BLOCK_M (64 * FC_SM90_CONSUMER_WGS)
+#define FC_SM90_CHUNK 64                                  /* head-dim columns per 128-byte swizzle row */
+#define FC_SM90_PRODUCER_REGS 24   /* setmaxnreg: the producer only issues TMA */
+#define FC_SM90_CONSUMER_REGS 240  /* 2*128*240 + 128*24 <= 64K registers of one SM */
+#define FC_SM90_SMEM_MAX (227 * 1024)
+
+typedef struct fc_sm90_tile {
+    int head_dim; /* padded head dim of the tile (multiple of FC_SM90_CHUNK) */
+    int block_n;  /* keys per K/V stage */
+    int stages;   /* depth of the K/V ring */
+} fc_sm90_tile;
+
+/* Why each shape:
+ *  64:  block_n 128, 3 stages: 16 KB Q + 3 x 32 KB K/V = 112 KB; S (64 regs) + P + O (32) fit easily.
+ *  128: block_n 128, 2 stages: 32 KB Q + 2 x 64 KB = 160 KB (3 stages = 224 KB leaves no room for
+ *       the epilogue); per consumer thread O 64 + S 64 + P 32 fp32/b32 registers.
+ *  192: block_n 96, 2 stages: 48 KB Q + 2 x 72 KB = 192 KB (block_n 128 needs 240 KB).
+ *  256: block_n 64, 2 stages: 64 KB Q + 2 x 64 KB = 192 KB; O alone is 128 registers per thread. */
+static constexpr __host__ __device__ fc_sm90_tile fc_sm90_tile_for(int head_dim_pad) {
+    return head_dim_pad == 64    ? fc_sm90_tile{64, 128, 3}
+           : head_dim_pad == 128 ? fc_sm90_tile{128, 128, 2}
+           : head_dim_pad == 192 ? fc_sm90_tile{192, 96, 2}
+                                 : fc_sm90_tile{256, 64, 2};
+}
+
+/* Padded tile width that serves a head dim (0 when none does). */
+static constexpr __host__ __device__ int fc_sm90_head_dim_pad(int d) {
+    return d <= 0 ? 0 : d <= 64 ? 64 : d <= 128 ? 128 : d <= 192 ? 192 : d <= 256 ? 256 : 0;
+}
+
+/* Shared memory of one CTA: Q tile, K and V rings, barriers; +1024 to align the tiles to the
+ * 1024-byte swizzle atom. */
+static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad) {
+    return 1024 + FC_SM90_BLOCK_M * head_dim_pad * 2 +
+           2 * fc_sm90_tile_for(head_dim_pad).stages * fc_sm90_tile_for(head_dim_pad).block_n * head_dim_pad * 2 +
+           256;
+}
+
+static_assert(fc_sm90_smem_bytes(64) <= FC_SM90_SMEM_MAX, "hdim 64 tile exceeds shared memory");
+static_assert(fc_sm90_smem_bytes(128) <= FC_SM90_SMEM_MAX, "hdim 128 tile exceeds shared memory");
+static_assert(fc_sm90_smem_bytes(192) <= FC_SM90_SMEM_MAX, "hdim 192 tile exceeds shared memory");
+static_assert(fc_sm90_smem_bytes(256) <= FC_SM90_SMEM_MAX, "hdim 256 tile exceeds shared memory");
+static_assert(fc_sm90_tile_for(192).block_n % 16 == 0 && fc_sm90_tile_for(256).block_n % 16 == 0,
+              "block_n must be a multiple of the wgmma K step (16)");
+static_assert(2 * 128 * FC_SM90_CONSUMER_REGS + 128 * FC_SM90_PRODUCER_REGS <= 65536, "register split");
+
+#endif

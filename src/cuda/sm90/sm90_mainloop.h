@@ -1,0 +1,325 @@
+/*
+ * Producer and consumer main loops of the sm90 forward kernel, and what they share: the kernel
+ * arguments, the shared-memory carve-up and the per-CTA block description.
+ *
+ * Shared memory (every tile 1024-byte aligned, the 128-byte swizzle atom): a tile of R rows by the
+ * padded head dim is stored as head_dim/64 chunks of R rows x 128 bytes, each written by one TMA
+ * box {64 columns, R rows} with CU_TENSOR_MAP_SWIZZLE_128B.
+ *
+ * Pipeline: full_k/full_v[s] complete when the TMA bytes of stage s land (transaction count);
+ * empty_k/empty_v[s] complete when all 8 consumer warps are done reading it. K and V have separate
+ * barriers so that K of the next block can stream in while P V of the current one still reads V.
+ */
+#ifndef FC_SM90_MAINLOOP_H
+#define FC_SM90_MAINLOOP_H
+
+#include <cuda.h>
+#include "params.h"
+#include "sm90_config.h"
+#include "sm90_primitives.h"
+#include "sm90_softmax.h"
+#include "wgmma_ops.h"
+
+typedef struct fc_sm90_args {
+    CUtensorMap tm_q; /* 4-D {head_dim, rows, heads, batch}, box {64, 128, 1, 1} */
+    CUtensorMap tm_k; /* box {64, block_n, 1, 1} */
+    CUtensorMap tm_v;
+    fc_fwd_params p;
+    float c_log2;     /* multiplies a (post-softcap) score into log2 units */
+    float cap_pre;    /* softcap: s = cap_post * tanh(s * cap_pre) */
+    float cap_post;
+} fc_sm90_args;
+
+template <int kD> struct fc_sm90_smem {
+    unsigned char *q;
+    unsigned char *k; /* stages x (block_n x kD) */
+    unsigned char *v;
+    uint64_t *bar_q;
+    uint64_t *full_k, *full_v, *empty_k, *empty_v;
+};
+
+template <int kD> static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned char *raw) {
+    constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
+    fc_sm90_smem<kD> s;
+    unsigned char *base = (unsigned char *)(((uintptr_t)raw + 1023) & ~(uintptr_t)1023);
+    s.q = base;
+    s.k = s.q + FC_SM90_BLOCK_M * kD * 2;
+    s.v = s.k + T.stages * T.block_n * kD * 2;
+    uint64_t *bars = (uint64_t *)(s.v + T.stages * T.block_n * kD * 2);
+    s.bar_q = bars;
+    s.full_k = bars + 1;
+    s.full_v = s.full_k + T.stages;
+    s.empty_k = s.full_v + T.stages;
+    s.empty_v = s.empty_k + T.stages;
+    return s;
+}
+
+/* What one CTA computes. Rows and keys are counted within the sequence; q_off/k_off are the row
+ * coordinates of the sequence's first token in the tensor maps (varlen), b_coord its batch coord. */
+typedef struct fc_sm90_block {
+    int m0;          /* first query row */
+    int h, hk;       /* query head, kv head */
+    int b;           /* sequence */
+    int b_coord;     /* batch coordinate in the tensor maps (0 in varlen) */
+    int sq, sk;
+    int q_off, k_off;
+    int nb_min, nb_max; /* key blocks [nb_min, nb_max) that any row of the CTA may see */
+} fc_sm90_block;
+
+template <int kD> static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90_args &a) {
+    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+    const fc_fwd_params &p = a.p;
+    fc_sm90_block k;
+    /* Heaviest query blocks first (causal: the last ones see the most keys). */
+    k.m0 = (gridDim.x - 1 - blockIdx.x) * FC_SM90_BLOCK_M;
+    k.h = blockIdx.y;
+    k.hk = k.h / p.head_group;
+    k.b = blockIdx.z;
+    if (p.cu_seqlens_q) {
+        k.q_off = p.cu_seqlens_q[k.b];
+        k.sq = p.cu_seqlens_q[k.b + 1] - k.q_off;
+        k.k_off = p.cu_seqlens_k[k.b];
+        k.sk = p.cu_seqlens_k[k.b + 1] - k.k_off;
+        k.b_coord = 0;
+    } else {
+        k.q_off = 0;
+        k.k_off = 0;
+        k.sq = p.seqlen_q;
+        k.sk = p.seqlen_k;
+        k.b_coord = k.b;
+    }
+    const int m_last = min(k.m0 + FC_SM90_BLOCK_M, k.sq) - 1;
+    const int off = k.sk - k.sq;
+    const int hi = p.window_right < 0 ? k.sk : min(k.sk, m_last + off + p.window_right + 1);
+    const int lo = p.window_left < 0 ? 0 : max(0, k.m0 + off - p.window_left);
+    k.nb_min = lo / BN;
+    k.nb_max = hi <= lo ? k.nb_min : (hi + BN - 1) / BN;
+    return k;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Producer: one thread.
+ * ---------------------------------------------------------------------------------------------- */
+template <int kD>
+static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                        const fc_sm90_block &blk) {
+    constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
+    constexpr int BN = T.block_n;
+    constexpr int kChunks = kD / FC_SM90_CHUNK;
+    if (blk.nb_max <= blk.nb_min) return;
+
+    fc_mbar_expect_tx(sm.bar_q, FC_SM90_BLOCK_M * kD * 2);
+#pragma unroll
+    for (int ch = 0; ch < kChunks; ++ch)
+        fc_tma_load_4d(sm.q + ch * FC_SM90_BLOCK_M * 128, &a.tm_q, ch * FC_SM90_CHUNK, blk.q_off + blk.m0, blk.h,
+                       blk.b_coord, sm.bar_q);
+
+    int it = 0;
+    for (int n = blk.nb_max - 1; n >= blk.nb_min; --n, ++it) {
+        const int st = it % T.stages;
+        const uint32_t ph = (it / T.stages) & 1;
+        const int row = blk.k_off + n * BN;
+        fc_mbar_wait(&sm.empty_k[st], ph ^ 1);
+        fc_mbar_expect_tx(&sm.full_k[st], BN * kD * 2);
+#pragma unroll
+        for (int ch = 0; ch < kChunks; ++ch)
+            fc_tma_load_4d(sm.k + st * BN * kD * 2 + ch * BN * 128, &a.tm_k, ch * FC_SM90_CHUNK, row, blk.hk,
+                           blk.b_coord, &sm.full_k[st]);
+        fc_mbar_wait(&sm.empty_v[st], ph ^ 1);
+        fc_mbar_expect_tx(&sm.full_v[st], BN * kD * 2);
+#pragma unroll
+        for (int ch = 0; ch < kChunks; ++ch)
+            fc_tma_load_4d(sm.v + st * BN * kD * 2 + ch * BN * 128, &a.tm_v, ch * FC_SM90_CHUNK, row, blk.hk,
+                           blk.b_coord, &sm.full_v[st]);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Consumer: one warpgroup, 64 query rows.
+ * ---------------------------------------------------------------------------------------------- */
+
+/* S = Q K^T for this warpgroup's 64 rows and the K tile at k_tile (both K-major, 128-byte swizzle).
+ * A k-step of 16 columns advances 32 bytes inside a 128-byte row; every 4 steps move to the next chunk. */
+template <int kDtype, int kD>
+static __device__ __forceinline__ void fc_sm90_issue_qk(float (&s)[fc_sm90_tile_for(kD).block_n / 2],
+                                                        uint32_t q_wg, uint32_t k_tile) {
+    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+        const uint32_t ch = kk / 4, w = kk % 4;
+        const uint64_t da = fc_gmma_desc(q_wg + ch * FC_SM90_BLOCK_M * 128 + w * 32, 16, 1024);
+        const uint64_t db = fc_gmma_desc(k_tile + ch * BN * 128 + w * 32, 16, 1024);
+        if (kk == 0)
+            fc_wgmma_ss<kDtype, BN>::template run<0>(s, da, db); /* S = Q K^T, not S += */
+        else
+            fc_wgmma_ss<kDtype, BN>::template run<1>(s, da, db);
+    }
+}
+
+/* O += P V: V tile [block_n keys][kD] is MN-major for this product; a k-step of 16 keys is 16 rows
+ * (2048 bytes); the 64-column chunks of the head dim are lbo = block_n*128 bytes apart. */
+template <int kDtype, int kD>
+static __device__ __forceinline__ void fc_sm90_issue_pv(float (&o)[kD / 2],
+                                                        const uint32_t (&P)[fc_sm90_tile_for(kD).block_n / 4],
+                                                        uint32_t v_tile) {
+    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+        const uint64_t db = fc_gmma_desc(v_tile + kk * 16 * 128, BN * 128, 1024);
+        fc_wgmma_rs<kDtype, kD>::run(o, &P[4 * kk], db);
+    }
+}
+
+static __device__ __forceinline__ void fc_warp_arrive(uint64_t *bar) {
+    if ((threadIdx.x & 31) == 0) fc_mbar_arrive(bar);
+}
+
+template <int kDtype, int kD>
+static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
+                                                        float (&o)[kD / 2], const float (&m)[2], float (&l)[2]);
+
+template <int kDtype, int kD>
+static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                        const fc_sm90_block &blk, int cwg) {
+    constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
+    constexpr int BN = T.block_n;
+    constexpr int kTileBytes = BN * kD * 2;
+    const fc_fwd_params &p = a.p;
+
+    float o[kD / 2];
+#pragma unroll
+    for (int k = 0; k < kD / 2; ++k) o[k] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+    if (blk.nb_max > blk.nb_min) {
+        const int t = threadIdx.x & 127;
+        const int row_w0 = blk.m0 + 64 * cwg;                  /* first row of this warpgroup */
+        const int row0 = row_w0 + 16 * (t / 32) + (t & 31) / 4;  /* this thread's row i=0 */
+        const int off = blk.sk - blk.sq;
+        const int wl = p.window_left, wr = p.window_right;
+        const bool softcap = p.softcap > 0.f;
+        const uint32_t q_wg = fc_smem_u32(sm.q) + cwg * 64 * 128;
+        const uint32_t k_base = fc_smem_u32(sm.k), v_base = fc_smem_u32(sm.v);
+
+        /* Does key block n need the element-wise mask for any row of this warpgroup? */
+        auto need_mask = [&](int n) {
+            const int c_lo = n * BN, c_hi = n * BN + BN - 1;
+            return !(c_hi < blk.sk && (wr < 0 || c_hi <= row_w0 + off + wr) && (wl < 0 || c_lo >= row_w0 + 63 + off - wl));
+        };
+        auto scores = [&](float (&s)[BN / 2], int n) {
+            if (softcap) fc_sm90_softcap<BN>(s, a.cap_pre, a.cap_post);
+            if (need_mask(n)) fc_sm90_apply_mask<BN>(s, row0, n * BN, blk.sk, off, wl, wr);
+        };
+
+        fc_mbar_wait(sm.bar_q, 0);
+
+        /* First (last-in-sequence) key block: S, softmax; P V is issued with the next block's S. */
+        int n = blk.nb_max - 1;
+        int it = 0;
+        uint32_t P[BN / 4];
+        float alpha[2];
+        {
+            float s[BN / 2];
+            fc_mbar_wait(&sm.full_k[0], 0);
+            fc_reg_fence(s);
+            fc_wgmma_fence();
+            fc_sm90_issue_qk<kDtype, kD>(s, q_wg, k_base);
+            fc_wgmma_commit();
+            fc_wgmma_wait<0>();
+            fc_reg_fence(s);
+            fc_warp_arrive(&sm.empty_k[0]);
+            scores(s, n);
+            fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
+            fc_sm90_convert_p<kDtype, BN>(s, P);
+        }
+        for (--n; n >= blk.nb_min; --n) {
+            const int st_prev = it % T.stages;
+            const uint32_t ph_prev = (it / T.stages) & 1;
+            ++it;
+            const int st = it % T.stages;
+            const uint32_t ph = (it / T.stages) & 1;
+            float s[BN / 2];
+            fc_mbar_wait(&sm.full_k[st], ph);
+            fc_mbar_wait(&sm.full_v[st_prev], ph_prev); /* before the fence: no branch inside an issue group */
+            fc_reg_fence(s);
+            fc_reg_fence(o);
+            fc_reg_fence(P);
+            fc_wgmma_fence();
+            fc_sm90_issue_qk<kDtype, kD>(s, q_wg, k_base + st * kTileBytes);
+            fc_wgmma_commit();
+            fc_sm90_issue_pv<kDtype, kD>(o, P, v_base + st_prev * kTileBytes);
+            fc_wgmma_commit();
+            fc_wgmma_wait<1>(); /* S done; P V may still run under the softmax below */
+            fc_reg_fence(s);
+            fc_warp_arrive(&sm.empty_k[st]);
+            scores(s, n);
+            fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
+            fc_wgmma_wait<0>();
+            fc_reg_fence(o);
+            fc_warp_arrive(&sm.empty_v[st_prev]);
+#pragma unroll
+            for (int c = 0; c < kD / 8; ++c) {
+                o[4 * c + 0] *= alpha[0];
+                o[4 * c + 1] *= alpha[0];
+                o[4 * c + 2] *= alpha[1];
+                o[4 * c + 3] *= alpha[1];
+            }
+            fc_sm90_convert_p<kDtype, BN>(s, P);
+        }
+        {
+            const int st = it % T.stages;
+            const uint32_t ph = (it / T.stages) & 1;
+            fc_mbar_wait(&sm.full_v[st], ph);
+            fc_reg_fence(o);
+            fc_reg_fence(P);
+            fc_wgmma_fence();
+            fc_sm90_issue_pv<kDtype, kD>(o, P, v_base + st * kTileBytes);
+            fc_wgmma_commit();
+            fc_wgmma_wait<0>();
+            fc_reg_fence(o);
+            fc_warp_arrive(&sm.empty_v[st]);
+        }
+    }
+    fc_sm90_epilogue<kDtype, kD>(a, blk, cwg, o, m, l);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Epilogue: normalise, write O (plain 4-byte stores) and LSE.
+ * ---------------------------------------------------------------------------------------------- */
+template <int kDtype, int kD>
+static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
+                                                        float (&o)[kD / 2], const float (&m)[2], float (&l)[2]) {
+    const fc_fwd_params &p = a.p;
+    const int t = threadIdx.x & 127;
+    const int lane = t & 31;
+    const int row0 = blk.m0 + 64 * cwg + 16 * (t / 32) + lane / 4;
+    const bool varlen = p.cu_seqlens_q != nullptr;
+    unsigned char *obase = (unsigned char *)p.o;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const float lsum = fc_quad_sum(l[i]);
+        const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
+        const int r = row0 + 8 * i;
+        if (r < blk.sq) {
+            const int64_t tok = (int64_t)blk.q_off + r;
+            const int64_t orow = (varlen ? 0 : (int64_t)blk.b * p.o_batch_stride) + tok * p.o_row_stride +
+                                 (int64_t)blk.h * p.o_head_stride;
+            uint32_t *optr = (uint32_t *)(obase + orow * 2);
+#pragma unroll
+            for (int c = 0; c < kD / 8; ++c) {
+                const int col = 8 * c + 2 * (lane & 3);
+                if (col < p.head_dim)
+                    optr[col / 2] = fc_pack2<kDtype>(o[4 * c + 2 * i] * inv, o[4 * c + 2 * i + 1] * inv);
+            }
+            if (p.lse && (lane & 3) == 0) {
+                const float lse = lsum > 0.f ? (m[i] * a.c_log2 + __log2f(lsum)) * 0.69314718055994531f : -INFINITY;
+                const int64_t li = varlen ? (int64_t)blk.h * p.lse_head_stride + tok * p.lse_row_stride
+                                          : (int64_t)blk.b * p.lse_batch_stride + (int64_t)blk.h * p.lse_head_stride +
+                                                (int64_t)r * p.lse_row_stride;
+                p.lse[li] = lse;
+            }
+        }
+    }
+}
+
+#endif

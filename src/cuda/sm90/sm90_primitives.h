@@ -1,0 +1,102 @@
+/*
+ * Hopper primitives of the sm90 forward kernel: mbarriers and TMA (through CCCL's cuda::ptx
+ * wrappers), wgmma descriptors/fences and setmaxnreg (inline PTX: no toolkit wrapper exists),
+ * named barriers, fast exp2/tanh.
+ */
+#ifndef FC_SM90_PRIMITIVES_H
+#define FC_SM90_PRIMITIVES_H
+
+#include <stdint.h>
+#include <cuda.h>
+#include <cuda/ptx>
+
+/* Named barrier ids (0 is __syncthreads). */
+enum fc_sm90_named_barrier {
+    FC_SM90_BAR_WG_EPILOGUE = 1, /* + consumer index: one consumer warpgroup's 128 threads */
+    FC_SM90_BAR_PINGPONG = 3     /* + consumer index: ping-pong turn of that warpgroup (256 threads) */
+};
+
+static __device__ __forceinline__ uint32_t fc_smem_u32(const void *p) {
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* ---------------- mbarrier ---------------- */
+static __device__ __forceinline__ void fc_mbar_init(uint64_t *bar, uint32_t count) {
+    cuda::ptx::mbarrier_init(bar, count);
+}
+static __device__ __forceinline__ void fc_mbar_expect_tx(uint64_t *bar, uint32_t bytes) {
+    cuda::ptx::mbarrier_arrive_expect_tx(cuda::ptx::sem_release, cuda::ptx::scope_cta, cuda::ptx::space_shared,
+                                         bar, bytes);
+}
+static __device__ __forceinline__ void fc_mbar_arrive(uint64_t *bar) {
+    (void)cuda::ptx::mbarrier_arrive(bar);
+}
+static __device__ __forceinline__ void fc_mbar_wait(uint64_t *bar, uint32_t parity) {
+    while (!cuda::ptx::mbarrier_try_wait_parity(bar, parity)) {
+    }
+}
+
+/* ---------------- TMA ---------------- */
+/* Load one box of a 4-D tensor map (coords: column, row, head, batch) into shared memory. */
+static __device__ __forceinline__ void fc_tma_load_4d(void *dst, const CUtensorMap *map, int c0, int c1, int c2,
+                                                      int c3, uint64_t *bar) {
+    const int32_t coords[4] = {c0, c1, c2, c3};
+    cuda::ptx::cp_async_bulk_tensor(cuda::ptx::space_cluster, cuda::ptx::space_global, dst, map, coords, bar);
+}
+static __device__ __forceinline__ void fc_tma_prefetch_desc(const CUtensorMap *map) {
+    asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)map) : "memory");
+}
+
+/* ---------------- wgmma ---------------- */
+/* Shared-memory matrix descriptor, 128-byte swizzle (layout type 1 on sm_90). Byte offsets:
+ * lbo = stride between 64-element groups along MN (MN-major operands; unused for K-major),
+ * sbo = stride between 8-row groups (1024 for 128-byte rows). */
+static __device__ __forceinline__ uint64_t fc_gmma_desc(uint32_t smem_addr, uint32_t lbo, uint32_t sbo) {
+    return (uint64_t)((smem_addr & 0x3FFFF) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
+           ((uint64_t)((sbo >> 4) & 0x3FFF) << 32) | (1ull << 62);
+}
+static __device__ __forceinline__ void fc_wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+static __device__ __forceinline__ void fc_wgmma_commit() {
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int N> static __device__ __forceinline__ void fc_wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+/* Pin accumulator registers: keeps the compiler from moving reads/writes of registers that an
+ * in-flight wgmma owns across the issue/wait points. */
+template <int N> static __device__ __forceinline__ void fc_reg_fence(float (&r)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) asm volatile("" : "+f"(r[i])::"memory");
+}
+template <int N> static __device__ __forceinline__ void fc_reg_fence(uint32_t (&r)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
+}
+
+template <int R> static __device__ __forceinline__ void fc_setmaxnreg_inc() {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R));
+}
+template <int R> static __device__ __forceinline__ void fc_setmaxnreg_dec() {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R));
+}
+
+static __device__ __forceinline__ void fc_named_bar_sync(int id, int threads) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+static __device__ __forceinline__ void fc_named_bar_arrive(int id, int threads) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+/* ---------------- math ---------------- */
+static __device__ __forceinline__ float fc_ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+static __device__ __forceinline__ float fc_tanh(float x) {
+    float y;
+    asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+#endif
