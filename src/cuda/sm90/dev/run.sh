@@ -14,6 +14,6 @@ echo "SASS bf16 d128: HGMMA $(grep -c HGMMA $OUT/sass_bf16_d128.txt) HMMA $(grep
 cat $BD/*.ptxas > $OUT/ptxas.txt; grep -h "spill\|Used\|C75" $BD/*.ptxas | sort | uniq -c
 timeout 60 $BD/sanity || echo "SANITY FAILED"
 for tool in memcheck racecheck synccheck; do
-  timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 $BD/sanity > $OUT/san_$tool.txt 2>&1; echo "sanitizer $tool rc=$? $(tail -1 $OUT/san_$tool.txt)"
+  timeout 60 compute-sanitizer --tool $tool --error-exitcode 9 $BD/sanity > $OUT/san_$tool.txt 2>&1; echo "sanitizer $tool rc=$? $(tail -1 $OUT/san_$tool.txt)"
 done
 PYTHONUNBUFFERED=1 timeout 400 python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so "$@" 2>&1 | tee $OUT/check.txt
