@@ -336,6 +336,9 @@ static void build_grid(void)
             c = add(2, 2, 2, sqsk[i][0], sqsk[i][1], dims[(i + causal) % 5], dts[(i + causal) % 3]);
             c->causal = causal;
         }
+    /* empty key / query sequences in the batched layout: rows with no key give 0 and -inf */
+    c = add(2, 2, 2, 5, 0, 64, F16);
+    c = add(2, 2, 1, 0, 7, 128, BF16);
     /* causal, Sq = Sk, several shapes */
     for (int s = 0; s < 6; ++s) {
         c = add(2, 3, 3, seqs[s], seqs[s], dims[(s + 1) % 5], dts[s % 3]);

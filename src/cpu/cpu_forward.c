@@ -21,10 +21,6 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/half.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /*
  * Tile sizes. A tile of Q, O, K or V holds at most FC_CPU_TILE_FLOATS fp32 values (16 KB), so one
  * thread's stack scratch is 4 x 16 KB = 64 KB plus a few hundred bytes of row state, whatever the
@@ -41,7 +37,7 @@
 
 /* Reductions (dot products over head_dim, the row max) may be split into vector lanes: OpenMP's
  * `simd reduction` grants the reassociation that plain C forbids. Without OpenMP they stay scalar. */
-#ifdef _OPENMP
+#if defined(_OPENMP) && _OPENMP >= 201307 /* OpenMP 4.0: simd */
 #define FC_PRAGMA(x) _Pragma(#x)
 #define FC_SIMD_SUM(...) FC_PRAGMA(omp simd reduction(+ : __VA_ARGS__))
 #define FC_SIMD_MAX(...) FC_PRAGMA(omp simd reduction(max : __VA_ARGS__))

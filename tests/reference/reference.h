@@ -21,7 +21,9 @@ extern "C" {
  * q/k/v: CPU tensors as for fc_attention_forward (batched 4-D or varlen 3-D with params' cu_seqlens
  * in host memory). out: dense float64 array with o's logical shape ([B,Sq,Hq,D] or [total_q,Hq,D]).
  * lse: NULL, or dense float64 [B,Hq,Sq] (varlen [Hq,total_q]). Fully-masked rows: out 0, lse -inf.
- * @return 0 on success, -1 on an argument it cannot handle.
+ * Varlen: cu_seqlens_q[num_seqs] must equal total_q and cu_seqlens_k[num_seqs] total_k (tokens
+ * outside every sequence have no defined output). OpenMP-parallel over query rows.
+ * @return 0 on success, -1 on an argument it cannot handle (or out of memory).
  */
 enum { FC_REF_F64 = 0, FC_REF_LOWP = 1 };
 int fc_ref_forward(const fc_tensor *q, const fc_tensor *k, const fc_tensor *v,
