@@ -35,7 +35,7 @@ class Array:
     obj: Any
     kind: str                      # "torch", "numpy", "cupy", "cai", "dlpack", "host"
     ptr: int
-    dtype: str                     # "float16", "bfloat16", "float32", "int32", ... ("?" if unknown)
+    dtype: str                     # "float16", "bfloat16", "float32", "int32", ... (else a description)
     shape: Tuple[int, ...]
     strides: Tuple[int, ...]
     device: int                    # FC_DEVICE_CPU or FC_DEVICE_CUDA
@@ -108,7 +108,7 @@ def _from_interface(x: Any, iface: dict, name: str, kind: str, device: int) -> A
     if typestr[0] == ">":
         raise TypeError(f"flashcore: {name} is big-endian")
     itemsize = int(typestr[2:])
-    dtype = _TYPESTR.get(typestr[1:], "?")
+    dtype = _TYPESTR.get(typestr[1:], typestr)
     shape = tuple(int(n) for n in iface["shape"])
     strides = iface.get("strides")
     strides = _byte_strides(strides, itemsize, name) if strides is not None else _contiguous_strides(shape)
@@ -200,7 +200,7 @@ def _describe_dlpack(x: Any, name: str, stream: Optional[int]) -> Array:
     strides = (tuple(int(t.strides[i]) for i in range(ndim)) if t.strides else _contiguous_strides(shape))
     if t.dtype.lanes != 1:
         raise TypeError(f"flashcore: {name} has vector lanes ({t.dtype.lanes})")
-    dtype = _DL_CODES.get((int(t.dtype.code), int(t.dtype.bits)), "?")
+    dtype = _DL_CODES.get((int(t.dtype.code), int(t.dtype.bits)), f"DLPack(code={t.dtype.code}, bits={t.dtype.bits})")
     ptr = (t.data or 0) + int(t.byte_offset)
     # stream stays None: the data is ready on the stream we asked for, which the caller picks again.
     return Array(x, "dlpack", ptr, dtype, shape, strides, device, int(dev_id) if device == FC_DEVICE_CUDA else 0,
@@ -217,7 +217,8 @@ def describe(x: Any, name: str, stream: Optional[int] = None) -> Array:
     if is_numpy(x):
         return _describe_numpy(x, name)
     cai = getattr(x, "__cuda_array_interface__", None)
-    if cai is not None:
+    if cai is not None and (cai["typestr"][1:] in _TYPESTR or not hasattr(x, "__dlpack__")):
+        # (bfloat16 has no typestr: such arrays take the DLPack path below)
         a = _from_interface(x, cai, name, "cai", FC_DEVICE_CUDA)
         if _module(x) == "cupy":
             import cupy

@@ -150,10 +150,9 @@ def attention(q: Tensor, k: Tensor, v: Tensor, *, causal: bool = False, scale: O
         if scale == 0.0:
             raise ValueError("flashcore: scale=0.0 is not supported (the C API reads 0 as the default); "
                              "pass scale=None for the default 1/sqrt(head_dim)")
-    try:
-        window_left, window_right = (int(w) for w in window)
-    except (TypeError, ValueError):
-        raise TypeError(f"flashcore: window must be a pair of ints (left, right), got {window!r}") from None
+    if not isinstance(window, (tuple, list)) or len(window) != 2:  # plain code: torch.compile traces it
+        raise TypeError(f"flashcore: window must be a pair of ints (left, right), got {window!r}")
+    window_left, window_right = int(window[0]), int(window[1])
     varlen = cu_seqlens_q is not None or cu_seqlens_k is not None
     if varlen:
         if cu_seqlens_q is None or cu_seqlens_k is None:
