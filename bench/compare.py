@@ -9,8 +9,8 @@ For each shape of the chosen sweeps (bench/sweeps.py):
      `--check-heads` heads, `--check-rows` query rows spread over the sequence, every key); the table
      says "subset" when it is one. Peers' errors are measured the same way (for information);
   3. timing: CUDA events around each call, warm-up first, median of `--repeats`; inputs rotated
-     over several copies whose total exceeds twice the L2 cache; the seed sweep (microsecond
-     shapes) is timed by CUDA-graph replay of `--graph-calls` calls. On the CPU: wall clock
+     over several copies whose total exceeds twice the L2 cache; the seed and decode sweeps
+     (microsecond shapes) are timed by CUDA-graph replay of `--graph-calls` calls. On the CPU: wall clock
      (time.perf_counter), median.
 
 Implementations: flashcore, and with torch on CUDA fa2 (SDPBackend.FLASH_ATTENTION), cudnn
@@ -65,8 +65,9 @@ except ImportError:  # numpy only: flashcore on the CPU against the reference
 DTYPE_NAMES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 PEERS_CUDA = {"fa2": "FLASH_ATTENTION", "cudnn": "CUDNN_ATTENTION", "memeff": "EFFICIENT_ATTENTION"}
 IMPL_ORDER = ["flashcore", "fa2", "cudnn", "memeff", "torch-cpu"]
-# The seed sweep is microseconds per call: time it by CUDA-graph replay (launch overhead out).
-GRAPH_SWEEPS = {"seed"}
+# Sweeps of microseconds per call, timed by CUDA-graph replay so that launch and Python overheads
+# (which differ between the implementations) stay out of the kernel time.
+GRAPH_SWEEPS = {"seed", "decode"}
 # Rotate inputs over copies totalling at least this many times the L2 size (cold L2 per call).
 L2_ROTATION_FACTOR = 2
 MAX_ROTATION_SETS = 64
@@ -113,7 +114,8 @@ def environment(device: str) -> Dict[str, Any]:
 # ---- inputs --------------------------------------------------------------------------------------
 
 class Problem:
-    """The inputs of one shape, in the framework in use, plus host float32 copies for the reference."""
+    """The inputs of one shape (torch tensors on the device, or numpy arrays without torch); more
+    copies for L2 rotation after rotate()."""
 
     def __init__(self, shape: Shape, device: str, rng: np.random.Generator):
         self.shape = shape
@@ -485,8 +487,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                          "for a CPU run in reasonable time")
     ap.add_argument("--warmup", type=int, default=None, help="warm-up calls (default 10 on CUDA, 1 on the CPU)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats (default 50 on CUDA, 3 on the CPU)")
-    ap.add_argument("--graph-calls", type=int, default=20, help="calls per captured CUDA graph (seed sweep)")
-    ap.add_argument("--no-graph", action="store_true", help="time the seed sweep eagerly too")
+    ap.add_argument("--graph-calls", type=int, default=20, help="calls per captured CUDA graph (seed, decode)")
+    ap.add_argument("--no-graph", action="store_true", help="time the seed and decode sweeps eagerly too")
     ap.add_argument("--check-heads", type=int, default=2, help="heads checked against the reference on big shapes")
     ap.add_argument("--check-rows", type=int, default=256, help="query rows checked on big shapes")
     ap.add_argument("--no-plot", action="store_true")
@@ -541,7 +543,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if plot_msg:
         log(f"compare.py: {plot_msg}")
     ratio_note = ("fc/X = X's time / flashcore's time (>1: flashcore faster); us = median kernel time"
-                  + (" (CUDA-graph replay for the seed sweep)" if device == "cuda" else " (wall clock)"))
+                  + (" (CUDA-graph replay for the seed and decode sweeps)" if device == "cuda" else " (wall clock)"))
     md = [f"# {args.name}", "", f"- device: {env['device']}", f"- driver: {env['driver']}, torch: {env['torch']}, "
           f"cudnn: {env['cudnn']}", f"- commit: {env['commit']}, date: {env['date']}", f"- command: `{command}`",
           f"- {ratio_note}", "- flashcore's output is checked against the float64 reference before timing "
