@@ -1,11 +1,15 @@
 """flashcore.attention on the CPU backend with numpy arrays: every argument, layouts, strides,
 out=, errors. Each result is checked against the float64 reference with the 2x low-precision rule,
 and outputs are poisoned (NaN) first so that an unwritten element fails."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import flashcore
-from conftest import NUMPY_DTYPES, HAVE_BF16, assert_close, np_dtype, poisoned
+from conftest import NUMPY_DTYPES, HAVE_BF16, REPO, assert_close, np_dtype, poisoned
 from flashcore import reference as ref
 
 # (batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim): odd lengths, Sq != Sk, GQA and MQA.
@@ -360,3 +364,13 @@ def test_reference_bf16_rounding():
     x[:4] = [np.inf, -np.inf, 65504.0, 3.4e38]
     expect = x.astype(np_dtype("bfloat16")).astype(np.float32)
     np.testing.assert_array_equal(ref.round_to(x, "bfloat16"), expect)
+
+
+def test_missing_library_is_a_clear_error(tmp_path):
+    env = dict(os.environ, FLASHCORE_LIBRARY=str(tmp_path / "libnothere.so"), PYTHONPATH=str(REPO / "python"))
+    code = ("import flashcore\n"
+            "try:\n    flashcore.version()\n"
+            "except flashcore.LibraryNotFoundError as e:\n    print('ERR', e)\n")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert "ERR flashcore: cannot load libflashcore" in res.stdout, res.stdout + res.stderr
+    assert "libnothere.so" in res.stdout
