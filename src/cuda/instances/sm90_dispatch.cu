@@ -9,7 +9,7 @@
 #include "cuda/sm90/sm90_instances.h"
 #include "cuda/sm90/sm90_launch.h"
 
-#define FC_SM90_MAX_DEVICES 64
+
 
 /* 1 when device `ordinal` is compute capability 9.0 (the sm_90a SASS runs only there). */
 static int fc_sm90_device_ok(int ordinal) {

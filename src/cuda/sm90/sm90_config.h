@@ -17,6 +17,7 @@
 #define FC_SM90_PRODUCER_REGS 24   /* setmaxnreg: the producer only issues TMA */
 #define FC_SM90_CONSUMER_REGS 240  /* 2*128*240 + 128*24 <= 64K registers of one SM */
 #define FC_SM90_SMEM_MAX (227 * 1024)
+#define FC_SM90_MAX_DEVICES 64
 
 typedef struct fc_sm90_tile {
     int head_dim; /* padded head dim of the tile (multiple of FC_SM90_CHUNK) */

@@ -6,7 +6,8 @@
  *   warpgroups 1, 2  consumers: 64 query rows each; S = Q K^T and O += P V on wgmma, online softmax
  *                    in registers, 240 registers each (setmaxnreg.inc).
  *
- * One CTA serves one (query block of 128 rows, head, sequence); key blocks are visited from the
+ * A tile is one (query block of 128 rows, head, sequence); the grid is persistent (one CTA per SM)
+ * and walks the tiles in a static longest-first order. Within a tile, key blocks are visited from the
  * last to the first so that the only blocks that need a mask (the boundary ones) come first and the
  * rest run without mask arithmetic.
  */
@@ -30,6 +31,7 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         fc_tma_prefetch_desc(&args.tm_k);
         fc_tma_prefetch_desc(&args.tm_v);
         fc_mbar_init(sm.bar_q, 1);
+        fc_mbar_init(sm.bar_q_empty, 4 * FC_SM90_CONSUMER_WGS);
 #pragma unroll
         for (int s = 0; s < T.stages; ++s) {
             fc_mbar_init(&sm.full_k[s], 1);
@@ -41,14 +43,25 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
     }
     __syncthreads();
 
-    fc_sm90_block blk = fc_sm90_block_info<kD>(args);
+    /* Persistent: CTA i serves tiles i, i + gridDim.x, ...; the producer runs ahead into the next
+     * tile (its Q once both consumers released the last one, its K/V as ring slots free up) while the
+     * consumers finish the epilogue of the current one. */
+    int q_it = 0, kv_it = 0;
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         fc_setmaxnreg_dec<FC_SM90_PRODUCER_REGS>();
-        if (threadIdx.x == 0 && blk.m0 < blk.sq) fc_sm90_producer<kD>(args, sm, blk);
+        if (threadIdx.x == 0) {
+            for (int tile = blockIdx.x; tile < args.num_tiles; tile += gridDim.x) {
+                const fc_sm90_block blk = fc_sm90_block_info<kD>(args, tile);
+                if (blk.m0 < blk.sq) fc_sm90_producer<kD>(args, sm, blk, q_it, kv_it);
+            }
+        }
     } else {
         fc_setmaxnreg_inc<FC_SM90_CONSUMER_REGS>();
-        if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD>(args, sm, blk, wg - 1);
+        for (int tile = blockIdx.x; tile < args.num_tiles; tile += gridDim.x) {
+            const fc_sm90_block blk = fc_sm90_block_info<kD>(args, tile);
+            if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD>(args, sm, blk, wg - 1, q_it, kv_it);
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 #ifndef FC_SM90_LAUNCH_IMPL_H
 #define FC_SM90_LAUNCH_IMPL_H
 
+#include <stdint.h>
 #include <string.h>
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -66,6 +67,10 @@ template <int kD> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90_
                         p->v_batch_stride, BN))
         return false;
     a->p = *p;
+    a->num_m_blocks = (p->seqlen_q + FC_SM90_BLOCK_M - 1) / FC_SM90_BLOCK_M;
+    const int64_t tiles = (int64_t)a->num_m_blocks * p->heads_q * p->batch;
+    if (tiles <= 0 || tiles > INT32_MAX) return false;
+    a->num_tiles = (int)tiles;
     if (p->softcap > 0.f) {
         a->cap_pre = p->softcap_scale;
         a->cap_post = p->softcap;
@@ -99,8 +104,18 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
     if (attr_err != cudaSuccess)
         return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d): cudaFuncSetAttribute: %s", kD,
                             cudaGetErrorString(attr_err));
-    const int m_blocks = (p->seqlen_q + FC_SM90_BLOCK_M - 1) / FC_SM90_BLOCK_M;
-    dim3 grid(m_blocks, p->heads_q, p->batch);
+    static int sm_count[FC_SM90_MAX_DEVICES]; /* benign race: every writer stores the same value */
+    if (p->device_ordinal < 0 || p->device_ordinal >= FC_SM90_MAX_DEVICES) return FC_ERROR_NOT_SUPPORTED;
+    if (!sm_count[p->device_ordinal]) {
+        int n = 0;
+        if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, p->device_ordinal) != cudaSuccess || n <= 0) {
+            (void)cudaGetLastError();
+            return FC_ERROR_NOT_SUPPORTED;
+        }
+        sm_count[p->device_ordinal] = n;
+    }
+    const int64_t tiles = (int64_t)cache.args.num_tiles;
+    dim3 grid((unsigned)(tiles < sm_count[p->device_ordinal] ? tiles : sm_count[p->device_ordinal]));
     fc_sm90_fwd_kernel<kDtype, kD><<<grid, FC_SM90_THREADS, kSmem, stream>>>(cache.args);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)

@@ -28,13 +28,16 @@ typedef struct fc_sm90_args {
     float c_log2;     /* multiplies a (post-softcap) score into log2 units */
     float cap_pre;    /* softcap: s = cap_post * tanh(s * cap_pre) */
     float cap_post;
+    int num_m_blocks; /* ceil(seqlen_q / block_m) (max seqlen in varlen) */
+    int num_tiles;    /* num_m_blocks * heads_q * batch */
 } fc_sm90_args;
 
 template <int kD> struct fc_sm90_smem {
     unsigned char *q;
     unsigned char *k; /* stages x (block_n x kD) */
     unsigned char *v;
-    uint64_t *bar_q;
+    uint64_t *bar_q;       /* Q tile landed (one phase per tile) */
+    uint64_t *bar_q_empty; /* both consumer warpgroups are done with the Q tile */
     uint64_t *full_k, *full_v, *empty_k, *empty_v;
 };
 
@@ -47,7 +50,8 @@ template <int kD> static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_sme
     s.v = s.k + T.stages * T.block_n * kD * 2;
     uint64_t *bars = (uint64_t *)(s.v + T.stages * T.block_n * kD * 2);
     s.bar_q = bars;
-    s.full_k = bars + 1;
+    s.bar_q_empty = bars + 1;
+    s.full_k = bars + 2;
     s.full_v = s.full_k + T.stages;
     s.empty_k = s.full_v + T.stages;
     s.empty_v = s.empty_k + T.stages;
@@ -66,15 +70,21 @@ typedef struct fc_sm90_block {
     int nb_min, nb_max; /* key blocks [nb_min, nb_max) that any row of the CTA may see */
 } fc_sm90_block;
 
-template <int kD> static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90_args &a) {
+/* Tile t of the persistent schedule. Tiles are ordered query block first, heaviest (last) query
+ * block first, so that with a causal mask the longest tiles start first and the short ones fill in
+ * at the end (longest-processing-time-first on a static round-robin). */
+template <int kD>
+static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90_args &a, int tile) {
     constexpr int BN = fc_sm90_tile_for(kD).block_n;
     const fc_fwd_params &p = a.p;
     fc_sm90_block k;
-    /* Heaviest query blocks first (causal: the last ones see the most keys). */
-    k.m0 = (gridDim.x - 1 - blockIdx.x) * FC_SM90_BLOCK_M;
-    k.h = blockIdx.y;
+    const int hb = p.heads_q * p.batch;
+    const int mb = a.num_m_blocks - 1 - tile / hb;
+    const int r = tile - (tile / hb) * hb;
+    k.m0 = mb * FC_SM90_BLOCK_M;
+    k.h = r % p.heads_q;
     k.hk = k.h / p.head_group;
-    k.b = blockIdx.z;
+    k.b = r / p.heads_q;
     if (p.cu_seqlens_q) {
         k.q_off = p.cu_seqlens_q[k.b];
         k.sq = p.cu_seqlens_q[k.b + 1] - k.q_off;
@@ -102,19 +112,21 @@ template <int kD> static __device__ __forceinline__ fc_sm90_block fc_sm90_block_
  * ---------------------------------------------------------------------------------------------- */
 template <int kD>
 static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
-                                                        const fc_sm90_block &blk) {
+                                                        const fc_sm90_block &blk, int &q_it, int &kv_it) {
     constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
     constexpr int BN = T.block_n;
     constexpr int kChunks = kD / FC_SM90_CHUNK;
     if (blk.nb_max <= blk.nb_min) return;
 
+    fc_mbar_wait(sm.bar_q_empty, (q_it & 1) ^ 1);
+    ++q_it;
     fc_mbar_expect_tx(sm.bar_q, FC_SM90_BLOCK_M * kD * 2);
 #pragma unroll
     for (int ch = 0; ch < kChunks; ++ch)
         fc_tma_load_4d(sm.q + ch * FC_SM90_BLOCK_M * 128, &a.tm_q, ch * FC_SM90_CHUNK, blk.q_off + blk.m0, blk.h,
                        blk.b_coord, sm.bar_q);
 
-    int it = 0;
+    int it = kv_it;
     for (int n = blk.nb_max - 1; n >= blk.nb_min; --n, ++it) {
         const int st = it % T.stages;
         const uint32_t ph = (it / T.stages) & 1;
@@ -132,6 +144,7 @@ static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, c
             fc_tma_load_4d(sm.v + st * BN * kD * 2 + ch * BN * 128, &a.tm_v, ch * FC_SM90_CHUNK, row, blk.hk,
                            blk.b_coord, &sm.full_v[st]);
     }
+    kv_it = it;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -180,7 +193,7 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
 
 template <int kDtype, int kD>
 static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
-                                                        const fc_sm90_block &blk, int cwg) {
+                                                        const fc_sm90_block &blk, int cwg, int &q_it, int &kv_it) {
     constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
     constexpr int BN = T.block_n;
     constexpr int kTileBytes = BN * kD * 2;
@@ -211,23 +224,24 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             if (need_mask(n)) fc_sm90_apply_mask<BN>(s, row0, n * BN, blk.sk, off, wl, wr);
         };
 
-        fc_mbar_wait(sm.bar_q, 0);
+        fc_mbar_wait(sm.bar_q, q_it & 1);
+        ++q_it;
 
         /* First (last-in-sequence) key block: S, softmax; P V is issued with the next block's S. */
         int n = blk.nb_max - 1;
-        int it = 0;
+        int it = kv_it;
         uint32_t P[BN / 4];
         float alpha[2];
         {
             float s[BN / 2];
-            fc_mbar_wait(&sm.full_k[0], 0);
+            fc_mbar_wait(&sm.full_k[it % T.stages], (it / T.stages) & 1);
             fc_reg_fence(s);
             fc_wgmma_fence();
-            fc_sm90_issue_qk<kDtype, kD>(s, q_wg, k_base);
+            fc_sm90_issue_qk<kDtype, kD>(s, q_wg, k_base + (it % T.stages) * kTileBytes);
             fc_wgmma_commit();
             fc_wgmma_wait<0>();
             fc_reg_fence(s);
-            fc_warp_arrive(&sm.empty_k[0]);
+            fc_warp_arrive(&sm.empty_k[it % T.stages]);
             scores(s, n);
             fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
             fc_sm90_convert_p<kDtype, BN>(s, P);
@@ -278,7 +292,9 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             fc_wgmma_wait<0>();
             fc_reg_fence(o);
             fc_warp_arrive(&sm.empty_v[st]);
+            fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
         }
+        kv_it = it + 1;
     }
     fc_sm90_epilogue<kDtype, kD>(a, blk, cwg, o, m, l);
 }

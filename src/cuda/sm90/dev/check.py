@@ -233,7 +233,20 @@ def run_bench(quick=False):
         print("| %d | %.2f | %.2f | %.2f |" % (S, t_fc * 1e3, res["fa2"] * 1e3, res["cudnn"] * 1e3), flush=True)
 
 
+def run_prof():
+    """A few launches of one fa-sweep shape, for ncu."""
+    q = torch.randn(8, 2048, 16, 128, device="cuda", dtype=torch.bfloat16)
+    k, v = torch.randn_like(q), torch.randn_like(q)
+    o = torch.empty_like(q)
+    for _ in range(4):
+        fc(q, k, v, o, None)
+    torch.cuda.synchronize()
+
+
 if __name__ == "__main__":
+    if "--prof" in sys.argv:
+        run_prof()
+        sys.exit(0)
     f = run_checks()
     if "--no-bench" not in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
         run_bench("--quick-bench" in sys.argv)

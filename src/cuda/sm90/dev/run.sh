@@ -17,3 +17,8 @@ for tool in memcheck racecheck synccheck; do
   timeout 60 compute-sanitizer --tool $tool --error-exitcode 9 $BD/sanity > $OUT/san_$tool.txt 2>&1; echo "sanitizer $tool rc=$? $(tail -1 $OUT/san_$tool.txt)"
 done
 PYTHONUNBUFFERED=1 timeout 400 python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so "$@" 2>&1 | tee $OUT/check.txt
+if [ -n "$PROF" ]; then
+  timeout 150 ncu --clock-control none -k regex:fc_sm90 --launch-skip 2 --launch-count 1 --section SpeedOfLight \
+    --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
+    python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so --prof > $OUT/ncu.txt 2>&1; echo "ncu rc=$?"; grep -E "Duration|Throughput|Pipe|Stall|Issued|Eligible|Active" $OUT/ncu.txt | head -40
+fi
