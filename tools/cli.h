@@ -132,6 +132,9 @@ void cli_report_status(const char *what, fc_status st);
 
 /* ---- platform helpers (cli_problem.c) ---- */
 double cli_now_seconds(void);   /* monotonic clock */
+double cli_cpu_seconds(void);   /* processor time of this process, all threads */
+/* The 1-minute load average ("4.04"), or "" where the platform does not say. */
+void cli_load_average(char *buf, size_t n);
 /* Describe the host CPU ("Intel(R) Xeon(R) ..., 2 cores"). */
 void cli_cpu_description(char *buf, size_t n);
 

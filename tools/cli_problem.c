@@ -30,6 +30,26 @@ double cli_now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double cli_cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_load_average(char *buf, size_t n)
+{
+    buf[0] = '\0';
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f)
+        return;
+    char word[32];
+    if (fscanf(f, "%31s", word) == 1)
+        snprintf(buf, n, "%s", word);
+    fclose(f);
+}
+
 void cli_cpu_description(char *buf, size_t n)
 {
     char model[256] = "unknown CPU";

@@ -7,6 +7,10 @@
  * batch size; the batch is sized from the last warm-up call so that a sample lasts about
  * CLI_MIN_SAMPLE_SECONDS. bench/compare.py (CUDA events, L2 rotation, peers in the same process) is
  * the precise GPU timer; this one is for quick looks and for the CPU.
+ *
+ * On the CPU the table also shows the processor time per call summed over the threads ("cpu us"),
+ * and the header the load average: on a shared machine, wall time grows with the other load while
+ * processor time barely does, so the pair tells a reader how far to trust a row.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -31,6 +35,7 @@ typedef struct bench_row {
     cli_shape shape;      /* as timed (heads_kv resolved) */
     char desc[512];
     double us;            /* median microseconds per call; NAN when the row failed */
+    double cpu_us;        /* processor microseconds per call, all threads (timed samples) */
     double tflops;
 } bench_row;
 
@@ -123,8 +128,8 @@ static double time_calls(cli_problem *p, cli_impl impl, int calls, double *ref_o
     return cli_now_seconds() - t0;
 }
 
-/* Median seconds per call, or -1 on error. */
-static double time_row(cli_problem *p, const cli_options *o)
+/* Median seconds per call, or -1 on error; *cpu_per_call = processor seconds per timed call. */
+static double time_row(cli_problem *p, const cli_options *o, double *cpu_per_call)
 {
     double *ref_out = NULL, *ref_lse = NULL;
     double *samples = malloc((size_t)o->repeats * sizeof(double));
@@ -151,12 +156,14 @@ static double time_row(cli_problem *p, const cli_options *o)
         double want = last > 0 ? ceil(CLI_MIN_SAMPLE_SECONDS / last) : CLI_MAX_CALLS_PER_SAMPLE;
         calls = want > CLI_MAX_CALLS_PER_SAMPLE ? CLI_MAX_CALLS_PER_SAMPLE : (int)want;
     }
+    double cpu0 = cli_cpu_seconds();
     for (int r = 0; r < o->repeats; r++) {
         double t = time_calls(p, o->impl, calls, ref_out, ref_lse);
         if (t < 0)
             goto done;
         samples[r] = t / calls;
     }
+    *cpu_per_call = (cli_cpu_seconds() - cpu0) / ((double)o->repeats * calls);
     qsort(samples, (size_t)o->repeats, sizeof(double), cmp_double);
     result = o->repeats % 2 ? samples[o->repeats / 2]
                             : 0.5 * (samples[o->repeats / 2 - 1] + samples[o->repeats / 2]);
@@ -289,9 +296,14 @@ int cli_cmd_bench(int argc, char **argv)
     describe_device(backend, o.device, device, sizeof device);
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    printf("# flashcore bench: %s, impl %s, %d warm-up + median of %d, %s\n", device,
+    int on_cpu = backend == CLI_BACKEND_CPU;
+    char load[32];
+    cli_load_average(load, sizeof load);
+    printf("# flashcore bench: %s, impl %s, %d warm-up + median of %d, %s", device,
            o.impl == CLI_IMPL_REFERENCE ? "reference-f64" : "flashcore", o.warmup, o.repeats, date);
-    printf("%-56s %14s %10s\n", "shape", "us", "TFLOP/s");
+    if (on_cpu && load[0])
+        printf(", load average %s", load);
+    printf("\n%-56s %14s %10s%s\n", "shape", "us", "TFLOP/s", on_cpu ? "         cpu us" : "");
     fflush(stdout);
 
     int failed = 0;
@@ -313,14 +325,19 @@ int cli_cmd_bench(int argc, char **argv)
             fprintf(stderr, "bench: [%d/%d] %s ...\n", i + 1, n, r->desc);
             fflush(stderr);
         }
-        double sec = time_row(&p, &o);
+        double cpu = 0;
+        double sec = time_row(&p, &o, &cpu);
         if (sec < 0) {
             failed++;
             printf("%-56s %14s %10s\n", r->desc, "error", "-");
         } else {
             r->us = sec * 1e6;
+            r->cpu_us = cpu * 1e6;
             r->tflops = cli_problem_flops(&p) / sec * 1e-12;
-            printf("%-56s %14.1f %10.4g\n", r->desc, r->us, r->tflops);
+            printf("%-56s %14.1f %10.4g", r->desc, r->us, r->tflops);
+            if (on_cpu)
+                printf(" %14.1f", r->cpu_us);
+            printf("\n");
         }
         fflush(stdout);
         cli_problem_free(&p);
