@@ -20,5 +20,7 @@ if [ ! -f "$lib" ]; then
   exit 1
 fi
 cd "$src" || exit 1
-FLASHCORE_LIBRARY="$lib" PYTHONPATH="$src/python${PYTHONPATH:+:$PYTHONPATH}" \
-  exec "$py" -m pytest -q -p no:cacheprovider tests/python
+FLASHCORE_LIBRARY="$lib"
+PYTHONPATH="$src/python${PYTHONPATH:+:$PYTHONPATH}"
+export FLASHCORE_LIBRARY PYTHONPATH
+exec "$py" -m pytest -q -p no:cacheprovider tests/python

@@ -347,6 +347,8 @@ def test_info():
     assert isinstance(flashcore.has_cuda(), bool)
     assert flashcore.cuda_device_count() >= 0
     assert flashcore.library_path()
+    if os.environ.get("FLASHCORE_LIBRARY"):  # the build under test is the one loaded
+        assert flashcore.library_path() == os.environ["FLASHCORE_LIBRARY"]
 
 
 def test_bf16_needs_ml_dtypes_message():
