@@ -46,14 +46,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-try:
-    import flashcore  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO / "python"))
+sys.path.insert(0, str(REPO / "python"))  # this checkout's package, before any installed one
 
 import numpy as np  # noqa: E402
 
-import flashcore  # noqa: E402,F811
+import flashcore  # noqa: E402
 from flashcore import reference as ref  # noqa: E402
 from sweeps import SWEEPS, Shape, sweep  # noqa: E402
 
