@@ -262,7 +262,12 @@ def empty_like(a: Array, shape: Sequence[int], dtype: str) -> Any:
         return torch.empty(shape, dtype=dt, device=x.device)
     if a.kind == "numpy" or (a.device == FC_DEVICE_CPU and not hasattr(x, "__array_namespace__")):
         import numpy as np
-        dt = x.dtype if (dtype == "same" and a.kind == "numpy") else (a.dtype if dtype == "same" else dtype)
+        if dtype != "same":
+            dt = dtype
+        elif a.kind == "numpy":
+            dt = x.dtype
+        else:  # a dtype name numpy knows ("bfloat16" once ml_dtypes is imported)
+            dt = a.dtype
         return np.empty(shape, dtype=dt)
     if a.kind == "cupy":
         import cupy
