@@ -70,21 +70,21 @@ typedef struct fc_sm90_block {
     int nb_min, nb_max; /* key blocks [nb_min, nb_max) that any row of the CTA may see */
 } fc_sm90_block;
 
-/* Tile t of the persistent schedule. Tiles are ordered query block first, heaviest (last) query
- * block first, so that with a causal mask the longest tiles start first and the short ones fill in
- * at the end (longest-processing-time-first on a static round-robin). */
+/* Tile t of the persistent schedule. The query blocks of one (sequence, head) are consecutive, so
+ * the CTAs running at any moment share a few heads' K/V in L2 (ordering query blocks outermost made
+ * ~132 heads' K/V stream at once from DRAM: 84% DRAM throughput, 0.74x). Within a head the last
+ * (heaviest, with a causal mask) query block comes first: longest-first on a static round-robin. */
 template <int kD>
 static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90_args &a, int tile) {
     constexpr int BN = fc_sm90_tile_for(kD).block_n;
     const fc_fwd_params &p = a.p;
     fc_sm90_block k;
-    const int hb = p.heads_q * p.batch;
-    const int mb = a.num_m_blocks - 1 - tile / hb;
-    const int r = tile - (tile / hb) * hb;
+    const int bh = tile / a.num_m_blocks;
+    const int mb = a.num_m_blocks - 1 - (tile - bh * a.num_m_blocks);
     k.m0 = mb * FC_SM90_BLOCK_M;
-    k.h = r % p.heads_q;
+    k.h = bh % p.heads_q;
+    k.b = bh / p.heads_q;
     k.hk = k.h / p.head_group;
-    k.b = r / p.heads_q;
     if (p.cu_seqlens_q) {
         k.q_off = p.cu_seqlens_q[k.b];
         k.sq = p.cu_seqlens_q[k.b + 1] - k.q_off;
