@@ -1,0 +1,98 @@
+/*
+ * Online softmax in registers (fp32 running max and sum per row), base 2 with the scale folded into
+ * one FFMA per score: p = exp2(s * mult - max * mult).
+ *
+ * Each thread holds, for each of its warp's m16 tiles, two rows (lane/4 and lane/4 + 8) and
+ * 2 * kNT scores of each row; a row is spread over the 4 lanes of a quad, so row reductions are two
+ * xor-shuffles. Row sums stay per-thread partial until the epilogue (the reduction is linear).
+ */
+#ifndef FC_CUDA_COMMON_SOFTMAX_CUH
+#define FC_CUDA_COMMON_SOFTMAX_CUH
+
+#include <math.h>
+#include "cuda/common/mma.cuh"
+
+static __device__ __forceinline__ float fc_quad_max(float x) {
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+    return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+static __device__ __forceinline__ float fc_quad_sum(float x) {
+    x += __shfl_xor_sync(0xffffffffu, x, 1);
+    return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
+
+/* Score transform before masking: softcap (tanh) or sign flip for a negative scale. Both flags are
+ * uniform over the grid, so the branches cost nothing when off. */
+template <int kMT, int kNT>
+static __device__ __forceinline__ void fc_transform_scores(float (&s)[kMT][kNT][4], int softcap_on,
+                                                           float softcap_scale, int flip_sign) {
+    if (softcap_on) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+            for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) s[mt][nt][i] = fc_tanh(s[mt][nt][i] * softcap_scale);
+    } else if (flip_sign) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+            for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) s[mt][nt][i] = -s[mt][nt][i];
+    }
+}
+
+/*
+ * One online-softmax step over a masked score tile: updates the running max, rescales the running
+ * sum and (when any row's max moved) the output accumulators, and turns s into unnormalised
+ * probabilities. A row whose scores are all -inf so far keeps max -inf and contributes zeros: the
+ * subtracted max is then taken as 0, which avoids (-inf) - (-inf) = NaN.
+ */
+template <int kMT, int kNT, int kDT>
+static __device__ __forceinline__ void fc_softmax_step(float (&s)[kMT][kNT][4], float (&o)[kMT][kDT][4],
+                                                       float (&row_max)[kMT][2], float (&row_sum)[kMT][2],
+                                                       float mult) {
+    float corr[kMT][2];
+    bool moved = false;
+#pragma unroll
+    for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            float mx = row_max[mt][r];
+#pragma unroll
+            for (int nt = 0; nt < kNT; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
+            mx = fc_quad_max(mx);
+            const float m_scaled = (mx == -INFINITY) ? 0.0f : mx * mult;
+            corr[mt][r] = fc_exp2(row_max[mt][r] * mult - m_scaled);
+            moved |= mx != row_max[mt][r];
+            row_max[mt][r] = mx;
+            float sum = 0.0f;
+#pragma unroll
+            for (int nt = 0; nt < kNT; ++nt) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    float &x = s[mt][nt][2 * r + e];
+                    x = fc_exp2(fmaf(x, mult, -m_scaled));
+                    sum += x;
+                }
+            }
+            row_sum[mt][r] = row_sum[mt][r] * corr[mt][r] + sum;
+        }
+    }
+    /* Rescaling kMT*kDT*4 accumulators is skipped when no row max of the warp moved (common once
+     * the first tiles have been seen); the branch is warp-uniform. */
+    if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+            for (int dt = 0; dt < kDT; ++dt) {
+                o[mt][dt][0] *= corr[mt][0];
+                o[mt][dt][1] *= corr[mt][0];
+                o[mt][dt][2] *= corr[mt][1];
+                o[mt][dt][3] *= corr[mt][1];
+            }
+    }
+}
+
+#endif

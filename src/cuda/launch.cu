@@ -1,0 +1,303 @@
+/*
+ * CUDA backend entry points (cuda_backend.h): device queries, the one kernel decision (arch class,
+ * dtype, head dim, split-KV) shared by the workspace query and the launch, device switching, and
+ * error mapping.
+ *
+ * Decision, in order:
+ *   1. the Hopper kernel (src/cuda/sm90) when this build has it and it accepts the call;
+ *   2. the portable mma.sync kernel: the smallest compiled head dim >= head_dim, the tile config of
+ *      the device's arch class (tile_config.h), and split-KV when the grid would leave SMs idle
+ *      (fc_sm80_num_splits) and the caller passed the workspace it needs.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cuda_runtime.h>
+
+#include "internal.h"
+#include "cuda/cuda_backend.h"
+#include "cuda/tile_config.h"
+#include "cuda/sm80/fwd_args.h"
+#include "cuda/sm80/instances.h"
+#ifdef FC_HAVE_SM90
+#include "cuda/sm90/sm90_launch.h"
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------- */
+fc_status fc_cuda_status(cudaError_t e, const char *what) {
+    if (e == cudaSuccess) return FC_SUCCESS;
+    (void)cudaGetLastError(); /* clear a non-sticky error so later calls start clean */
+    if (e == cudaErrorNoKernelImageForDevice || e == cudaErrorInvalidDeviceFunction)
+        return fc_set_error(FC_ERROR_NOT_SUPPORTED, "%s: %s (this build has no kernel image for the device)", what,
+                            cudaGetErrorName(e));
+    return fc_set_error(FC_ERROR_CUDA, "%s: %s (%s)", what, cudaGetErrorName(e), cudaGetErrorString(e));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Device properties, read once per device (attribute queries need no device switch)
+ * ------------------------------------------------------------------------------------------- */
+typedef struct fc_dev_props {
+    int sm;         /* major*10 + minor */
+    int sms;        /* multiprocessors */
+    int smem_optin; /* max dynamic shared memory per block after opt-in, bytes */
+} fc_dev_props;
+
+static fc_dev_props g_props[FC_MAX_DEVICES];
+static int g_props_ready[FC_MAX_DEVICES];
+
+static fc_status fc_dev_props_get(int dev, fc_dev_props *out) {
+    if (dev >= 0 && dev < FC_MAX_DEVICES && __atomic_load_n(&g_props_ready[dev], __ATOMIC_ACQUIRE)) {
+        *out = g_props[dev];
+        return FC_SUCCESS;
+    }
+    int major = 0, minor = 0, sms = 0, smem = 0;
+    cudaError_t e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    if (e != cudaSuccess) return fc_cuda_status(e, "reading device attributes");
+    out->sm = major * 10 + minor;
+    out->sms = sms;
+    out->smem_optin = smem;
+    if (dev >= 0 && dev < FC_MAX_DEVICES) {
+        g_props[dev] = *out; /* concurrent first calls write the same values */
+        __atomic_store_n(&g_props_ready[dev], 1, __ATOMIC_RELEASE);
+    }
+    return FC_SUCCESS;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The portable kernel's plan
+ * ------------------------------------------------------------------------------------------- */
+static const int k_hdims[FC_SM80_NUM_HDIMS] = {FC_SM80_HEAD_DIMS};
+
+/* The dispatch table, from the instance list: f16 head dims first, then bf16, each in the order
+ * of FC_SM80_HEAD_DIMS (checked at compile time below). */
+#define FC_SM80_FN(tag, type, hd) fc_sm80_fwd_##tag##_hd##hd,
+static const fc_sm80_fwd_fn k_fns[] = {FC_SM80_INSTANCES(FC_SM80_FN)};
+#undef FC_SM80_FN
+#define FC_SM80_HD(tag, type, hd) hd,
+#define FC_SM80_BF(tag, type, hd) (sizeof(#tag) == sizeof("bf16")),
+static constexpr int k_inst_hd[] = {FC_SM80_INSTANCES(FC_SM80_HD)};
+static constexpr int k_inst_bf[] = {FC_SM80_INSTANCES(FC_SM80_BF)};
+#undef FC_SM80_HD
+#undef FC_SM80_BF
+static constexpr bool fc_table_consistent() {
+    constexpr int hd[FC_SM80_NUM_HDIMS] = {FC_SM80_HEAD_DIMS};
+    for (int t = 0; t < 2; ++t)
+        for (int i = 0; i < FC_SM80_NUM_HDIMS; ++i)
+            if (k_inst_hd[t * FC_SM80_NUM_HDIMS + i] != hd[i] || k_inst_bf[t * FC_SM80_NUM_HDIMS + i] != t)
+                return false;
+    return true;
+}
+static_assert(sizeof(k_fns) / sizeof(k_fns[0]) == 2 * FC_SM80_NUM_HDIMS, "instance list and head dims disagree");
+static_assert(fc_table_consistent(), "FC_SM80_INSTANCES must list f16 then bf16, head dims in FC_SM80_HEAD_DIMS order");
+
+typedef struct fc_sm80_plan {
+    int cls;          /* arch class */
+    int hdim;         /* compiled head dim serving the call */
+    fc_sm80_fwd_fn fn;
+    int num_m_blocks;
+    int num_splits;
+    size_t o_part_bytes; /* workspace layout under split-KV: o partials, then lse partials */
+    size_t ws_bytes;
+} fc_sm80_plan;
+
+enum { FC_WS_ALIGN = 256 };
+
+/*
+ * Split-KV heuristic. One CTA per SM is the least that hides latency; below that, split each CTA's
+ * key range into ceil(SMs / CTAs) parts, keeping at least two key blocks per part (a part of one
+ * block spends more on its prologue, epilogue and the combine than on the block), at most
+ * FC_MAX_SPLITS.
+ */
+static int fc_sm80_num_splits(int64_t ctas, int64_t n_blocks, int sms) {
+    if (ctas <= 0 || ctas >= sms) return 1;
+    int64_t s = (sms + ctas - 1) / ctas;
+    if (s > n_blocks / 2) s = n_blocks / 2;
+    if (s > FC_MAX_SPLITS) s = FC_MAX_SPLITS;
+#ifdef FC_CUDA_TUNING
+    /* Benchmark builds only: force the split count (1 disables). */
+    const char *force = getenv("FC_TUNE_SPLITS");
+    if (force && atoi(force) >= 1) s = atoi(force) > FC_MAX_SPLITS ? FC_MAX_SPLITS : atoi(force);
+#endif
+    return s >= 2 ? (int)s : 1;
+}
+
+static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d, fc_sm80_plan *pl) {
+    memset(pl, 0, sizeof *pl);
+    if (p->dtype != FC_T_F16 && p->dtype != FC_T_BF16)
+        return fc_set_error(FC_ERROR_NOT_SUPPORTED, "the CUDA kernels take fp16 or bf16 (dtype %d)", p->dtype);
+    pl->cls = fc_arch_class(d->sm);
+    if (pl->cls < 0)
+        return fc_set_error(FC_ERROR_NOT_SUPPORTED,
+                            "compute capability %d.%d: this build has kernels for sm_80, sm_86, sm_89 and sm_90",
+                            d->sm / 10, d->sm % 10);
+    int idx = -1;
+    for (int i = 0; i < FC_SM80_NUM_HDIMS; ++i)
+        if (k_hdims[i] >= p->head_dim) {
+            idx = i;
+            break;
+        }
+    if (idx < 0 || p->head_dim <= 0)
+        return fc_set_error(FC_ERROR_NOT_SUPPORTED, "head_dim = %d: the CUDA kernels take head dims up to %d",
+                            p->head_dim, k_hdims[FC_SM80_NUM_HDIMS - 1]);
+    if (p->heads_q > 65535)
+        return fc_set_error(FC_ERROR_NOT_SUPPORTED, "heads_q = %d: the CUDA kernels take at most 65535 heads",
+                            p->heads_q);
+    pl->hdim = k_hdims[idx];
+    pl->fn = k_fns[(p->dtype == FC_T_BF16) * FC_SM80_NUM_HDIMS + idx];
+    const fc_tile_cfg c = fc_cfg_get(fc_cfg_for(pl->cls, pl->hdim));
+    if (fc_cfg_smem(c, pl->hdim) > d->smem_optin)
+        return fc_set_error(FC_ERROR_INTERNAL, "tile config needs %d bytes of shared memory, the device allows %d",
+                            fc_cfg_smem(c, pl->hdim), d->smem_optin);
+    pl->num_m_blocks = (p->seqlen_q + c.m - 1) / c.m;
+    const int64_t ctas = (int64_t)pl->num_m_blocks * p->heads_q * p->batch;
+    const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
+    pl->num_splits = fc_sm80_num_splits(ctas, n_blocks, d->sms);
+    if (pl->num_splits > 1) {
+        const int64_t rows = (int64_t)pl->num_splits * p->heads_q * p->total_q;
+        pl->o_part_bytes = ((size_t)rows * p->head_dim * sizeof(float) + FC_WS_ALIGN - 1) / FC_WS_ALIGN * FC_WS_ALIGN;
+        pl->ws_bytes = pl->o_part_bytes + (size_t)rows * sizeof(float);
+    }
+    return FC_SUCCESS;
+}
+
+/* Window edges beyond any reachable distance are unbounded (keeps index arithmetic in range). */
+static int fc_clamp_window(int w, int64_t reach) { return (w < 0 || (int64_t)w > reach) ? -1 : w; }
+
+/* 1 when the caller asked for the portable kernel even where a specialised one exists
+ * (FLASHCORE_FORCE_PORTABLE=1: benchmarks and tests of this kernel on Hopper). */
+static int fc_force_portable(void) {
+    const char *e = getenv("FLASHCORE_FORCE_PORTABLE");
+    return e && e[0] == '1';
+}
+
+static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t stream) {
+#ifdef FC_HAVE_SM90
+    if (!fc_force_portable()) {
+        int handled = 0;
+        const fc_status s = fc_sm90_forward(p, (void *)stream, &handled);
+        if (handled) return s;
+    }
+#endif
+    fc_dev_props d;
+    fc_status s = fc_dev_props_get(p->device_ordinal, &d);
+    if (s) return s;
+    fc_sm80_plan pl;
+    s = fc_sm80_make_plan(p, &d, &pl);
+    if (s) return s;
+    if (p->batch <= 0 || p->seqlen_q <= 0 || p->total_q <= 0) return FC_SUCCESS;
+    /* Without the workspace the split path needs, run unsplit (correct, just less parallel). */
+    if (pl.num_splits > 1 && (p->workspace == NULL || p->workspace_size < (int64_t)pl.ws_bytes)) pl.num_splits = 1;
+
+    fc_sm80_args a;
+    memset(&a, 0, sizeof a);
+    a.p = *p;
+    a.softcap_on = p->softcap > 0.0f;
+    a.exp_mult = a.softcap_on ? p->softcap * FC_LOG2E : fabsf(p->scale_log2);
+    a.flip_sign = !a.softcap_on && p->scale < 0.0f;
+    const int64_t reach = (int64_t)p->seqlen_q + p->seqlen_k;
+    a.window_left = fc_clamp_window(p->window_left, reach);
+    a.window_right = fc_clamp_window(p->window_right, reach);
+    a.num_m_blocks = pl.num_m_blocks;
+    a.num_splits = pl.num_splits;
+    if (pl.num_splits > 1) {
+        a.o_part = (float *)p->workspace;
+        a.lse_part = (float *)((char *)p->workspace + pl.o_part_bytes);
+    }
+    (void)cudaGetLastError(); /* start from a clean error state so the launch check is ours */
+    s = pl.fn(&a, pl.cls, p->device_ordinal, stream);
+    if (s || pl.num_splits == 1) return s;
+    return p->dtype == FC_T_BF16 ? fc_sm80_combine_bf16(&a, stream) : fc_sm80_combine_f16(&a, stream);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Entry points
+ * ------------------------------------------------------------------------------------------- */
+extern "C" int fc_cuda_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+extern "C" fc_status fc_cuda_info(int ordinal, fc_device_info *info) {
+    const int n = fc_cuda_count();
+    if (n == 0) return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "no CUDA device is usable");
+    if (ordinal < 0 || ordinal >= n)
+        return fc_set_error(FC_ERROR_BAD_DEVICE, "device ordinal %d but %d CUDA device(s) exist", ordinal, n);
+    cudaDeviceProp prop;
+    const cudaError_t e = cudaGetDeviceProperties(&prop, ordinal);
+    if (e != cudaSuccess) return fc_cuda_status(e, "cudaGetDeviceProperties");
+    memset(info, 0, sizeof *info);
+    strncpy(info->name, prop.name, sizeof info->name - 1);
+    info->sm = prop.major * 10 + prop.minor;
+    info->multiprocessors = prop.multiProcessorCount;
+    info->global_memory_bytes = (int64_t)prop.totalGlobalMem;
+    info->max_shared_memory_per_block = (int)prop.sharedMemPerBlockOptin;
+    const int cls = fc_arch_class(info->sm);
+    const char *k = cls < 0 ? "none (no kernel for this compute capability in this build)"
+#ifdef FC_HAVE_SM90
+                  : info->sm == 90 ? "sm90 wgmma (Hopper), sm80 mma.sync (portable fallback)"
+#endif
+                                   : "sm80 mma.sync (portable)";
+    strncpy(info->kernels, k, sizeof info->kernels - 1);
+    return FC_SUCCESS;
+}
+
+extern "C" fc_status fc_cuda_workspace_size(const fc_fwd_params *p, size_t *bytes) {
+    *bytes = 0;
+    fc_dev_props d;
+    fc_status s = fc_dev_props_get(p->device_ordinal, &d);
+    if (s) return s;
+    fc_sm80_plan pl;
+    s = fc_sm80_make_plan(p, &d, &pl);
+    if (s) return s;
+    *bytes = pl.ws_bytes;
+    return FC_SUCCESS;
+}
+
+extern "C" fc_status fc_cuda_forward(const fc_fwd_params *p, void *stream) {
+    int prev = -1;
+    cudaError_t e = cudaGetDevice(&prev);
+    if (e != cudaSuccess) return fc_cuda_status(e, "cudaGetDevice");
+    const int dev = p->device_ordinal;
+    if (prev != dev) {
+        e = cudaSetDevice(dev);
+        if (e != cudaSuccess) return fc_cuda_status(e, "cudaSetDevice");
+    }
+    fc_status s = fc_forward_on_device(p, (cudaStream_t)stream);
+    if (prev != dev) {
+        e = cudaSetDevice(prev);
+        if (e != cudaSuccess && s == FC_SUCCESS) s = fc_cuda_status(e, "restoring the caller's device");
+    }
+    return s;
+}
+
+extern "C" const char *fc_cuda_kernel_list(void) {
+#define FC_SM80_NAME(tag, type, hd) "sm80 mma.sync " #tag " hdim<=" #hd "; "
+    static const char portable[] = FC_SM80_INSTANCES(FC_SM80_NAME) "sm80 split-KV combine f16, bf16";
+#undef FC_SM80_NAME
+#ifdef FC_HAVE_SM90
+    static char text[2048];
+    if (!text[0]) {
+        /* Benign if two threads race here: both write the same bytes. */
+        char tmp[2048];
+        const char *h = fc_sm90_kernel_list();
+        size_t n1 = strlen(h), n2 = strlen(portable);
+        if (n1 + n2 + 1 > sizeof tmp) n1 = sizeof tmp - n2 - 1;
+        memcpy(tmp, h, n1);
+        memcpy(tmp + n1, portable, n2 + 1);
+        memcpy(text, tmp, n1 + n2 + 1);
+    }
+    return text;
+#else
+    return portable;
+#endif
+}

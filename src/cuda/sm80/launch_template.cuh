@@ -1,0 +1,57 @@
+/*
+ * Host-side launch of one portable-kernel instance: picks the config of the arch class, opts into
+ * dynamic shared memory above 48 KB once per kernel and device, launches (in chunks of 65535
+ * sequences, the grid.z limit) and checks the launch. Included by the instance files only.
+ */
+#ifndef FC_CUDA_SM80_LAUNCH_TEMPLATE_CUH
+#define FC_CUDA_SM80_LAUNCH_TEMPLATE_CUH
+
+#include <cuda_runtime.h>
+#include "cuda/tile_config.h"
+#include "cuda/sm80/instances.h"
+#include "cuda/sm80/fwd_kernel.cuh"
+
+enum { FC_GRID_Z_MAX = 65535 };
+
+template <typename T, int kD, int kCfg>
+static fc_status fc_sm80_launch_cfg(const fc_sm80_args &a, int device, cudaStream_t stream) {
+    constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
+    constexpr int kSmem = fc_cfg_smem(kC, kD);
+    constexpr int kDefaultSmem = 48 * 1024; /* above this a kernel must opt in */
+    void (*kernel)(fc_sm80_args) = fc_sm80_fwd_kernel<T, kD, kCfg>;
+
+    /* Opt in once per device. Concurrent first calls may both set the (same) attribute: harmless. */
+    static volatile int opted[FC_MAX_DEVICES];
+    if (kSmem > kDefaultSmem && (device >= FC_MAX_DEVICES || !opted[device])) {
+        const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+        if (e != cudaSuccess) return fc_cuda_status(e, "opting the forward kernel into dynamic shared memory");
+        if (device < FC_MAX_DEVICES) opted[device] = 1;
+    }
+    fc_sm80_args chunk = a;
+    for (int64_t b0 = 0; b0 < a.p.batch; b0 += FC_GRID_Z_MAX) {
+        const int64_t nb = a.p.batch - b0 < FC_GRID_Z_MAX ? a.p.batch - b0 : FC_GRID_Z_MAX;
+        chunk.batch_offset = (int)b0;
+        const dim3 grid((unsigned)(a.num_m_blocks * a.num_splits), (unsigned)a.p.heads_q, (unsigned)nb);
+        kernel<<<grid, kC.warps * 32, kSmem, stream>>>(chunk);
+        const cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) return fc_cuda_status(e, "launching the forward kernel");
+    }
+    return FC_SUCCESS;
+}
+
+template <typename T, int kD>
+static fc_status fc_sm80_launch(const fc_sm80_args &a, int cls, int device, cudaStream_t stream) {
+    switch (cls) {
+    case FC_CLS_SM80: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM80, kD)>(a, device, stream);
+    case FC_CLS_SM8X: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM8X, kD)>(a, device, stream);
+    case FC_CLS_SM90: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM90, kD)>(a, device, stream);
+    default: return fc_cuda_status(cudaErrorInvalidValue, "no tile configuration for this arch class");
+    }
+}
+
+#define FC_SM80_DEFINE(tag, type, hd)                                                                    \
+    fc_status fc_sm80_fwd_##tag##_hd##hd(const fc_sm80_args *a, int cls, int device, cudaStream_t stream) { \
+        return fc_sm80_launch<type, hd>(*a, cls, device, stream);                                        \
+    }
+
+#endif
