@@ -321,6 +321,10 @@ static void build_grid(void)
             c = add(seqs[s] < 64 ? 2 : 1, 2, 2, seqs[s], seqs[s], dims[d], dts[(s + d) % 3]);
             c->lse = (s + d) % 2 == 0;
         }
+    /* query-tile boundaries (128 rows up to D=64, 64 at D=128) */
+    c = add(1, 2, 2, 129, 129, 64, F16);
+    c = add(1, 2, 2, 128, 129, 32, BF16), c->causal = 1;
+    c = add(1, 2, 2, 127, 65, 128, F16), c->causal = 1;
     /* S = 1000, a few head dims */
     c = add(1, 2, 2, 1000, 1000, 64, F16);
     c = add(1, 2, 2, 1000, 1000, 128, BF16), c->causal = 1;
