@@ -3,8 +3,8 @@
  * tensors). Every case draws fresh random inputs, poisons the outputs (and the padding of the
  * inputs) with NaN, and checks:
  *   - out:  max |out - ref_f64| <= 2 * max |ref_lowp - ref_f64| + eps(dtype)   (fc_t_passes)
- *   - lse:  the same rule against the fp32-softmax reference's lse (eps of fp32, relative to the
- *           lse's size); fully masked rows must be exactly -inf in both
+ *   - lse:  fc_t_passes_lse (the same rule, with an epsilon relative to the lse's magnitude);
+ *           fully masked rows must be exactly -inf
  *   - every element of out / lse was written (a NaN left over fails), and no element of the
  *     allocations outside the views (padding between strided rows) was touched.
  * The grid covers each feature on several shapes rather than the full cross product, so the whole
@@ -22,9 +22,6 @@
 #include "cpu/half.h"
 #include "flashcore.h"
 #include "reference.h"
-
-/* lse is fp32 on both sides; a few fp32 ulps of its magnitude (ulp = 1.2e-7 relative) */
-#define FC_LSE_REL_EPS 1e-6
 
 enum { L_CONTIG, L_PAD, L_TRANS, L_SUB, L_COUNT };
 static const char *const layout_names[L_COUNT] = {"contig", "padded", "transposed", "subview"};
@@ -227,13 +224,7 @@ static int run_case(const tcase *c, uint64_t seed, result *r)
     if (c->lse) {
         r->lse_err = fc_t_max_abs_err_lse(&lse.t, ref_lse);
         r->lse_lowp_err = fc_t_max_abs_diff(low_lse, ref_lse, n_lse);
-        /* lse is fp32 in both; its absolute error scales with its size (fp32 ulp), so the
-         * epsilon is relative to the largest finite |lse| */
-        double big = 1.0;
-        for (int64_t i = 0; i < n_lse; ++i)
-            if (isfinite(ref_lse[i]) && fabs(ref_lse[i]) > big)
-                big = fabs(ref_lse[i]);
-        lse_ok = isfinite(r->lse_err) && r->lse_err <= 2.0 * r->lse_lowp_err + FC_LSE_REL_EPS * big;
+        lse_ok = fc_t_passes_lse(r->lse_err, r->lse_lowp_err, ref_lse, n_lse);
         const int64_t t = fc_t_padding_changed(lse.base, lse.nelem, &lse.t);
         r->pad_touched = t < 0 || r->pad_touched < 0 ? -1 : r->pad_touched + t;
     }

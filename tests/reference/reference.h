@@ -79,6 +79,12 @@ double fc_t_max_abs_diff(const double *a, const double *b, int64_t n);
 double fc_t_eps(fc_dtype dtype);
 int fc_t_passes(double err, double lowp_err, fc_dtype dtype);
 
+/* The rule for lse (fp32 whatever the input dtype, so its error scales with its magnitude):
+ * pass iff err is finite and err <= 2 * lowp_err + FC_T_LSE_REL_EPS * max(1, max finite |ref_lse|),
+ * ref_lse being the dense float64 reference lse of n values. FC_T_LSE_REL_EPS is ~8 fp32 ulps. */
+#define FC_T_LSE_REL_EPS 1e-6
+int fc_t_passes_lse(double err, double lowp_err, const double *ref_lse, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

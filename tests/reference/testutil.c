@@ -343,3 +343,12 @@ int fc_t_passes(double err, double lowp_err, fc_dtype dtype)
 {
     return isfinite(err) && isfinite(lowp_err) && err <= 2.0 * lowp_err + fc_t_eps(dtype);
 }
+
+int fc_t_passes_lse(double err, double lowp_err, const double *ref_lse, int64_t n)
+{
+    double big = 1.0;
+    for (int64_t i = 0; i < n; ++i)
+        if (isfinite(ref_lse[i]) && fabs(ref_lse[i]) > big)
+            big = fabs(ref_lse[i]);
+    return isfinite(err) && isfinite(lowp_err) && err <= 2.0 * lowp_err + FC_T_LSE_REL_EPS * big;
+}
