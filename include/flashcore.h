@@ -53,7 +53,7 @@ typedef enum fc_status {
     FC_ERROR_SHAPE_MISMATCH = 1004,   /**< shapes of q/k/v/o/lse do not agree */
     FC_ERROR_BAD_HEAD_DIM = 1005,     /**< head_dim not a multiple of 8 in [8, 256] */
     FC_ERROR_HEADS_NOT_DIVISIBLE = 1006, /**< q heads not a multiple of kv heads */
-    FC_ERROR_BAD_SIZE = 1007,         /**< a negative or zero-where-forbidden size, or sizes that overflow */
+    FC_ERROR_BAD_SIZE = 1007,         /**< a negative size, zero heads, or sizes that overflow */
     FC_ERROR_BAD_STRIDE = 1008,       /**< a negative stride, or strides whose extent overflows */
     FC_ERROR_NONCONTIGUOUS = 1009,    /**< the last dimension's stride is not 1 */
     FC_ERROR_ALIASING = 1010,         /**< an output overlaps an input or the other output */
@@ -121,7 +121,9 @@ typedef struct fc_attention_params {
 
     /* Variable-length packed batches (all NULL / 0 for the 4-D batched layout). When set, q/k/v/o
      * are 3-D [total_tokens, heads, head_dim] and lse is [heads_q, total_q]. cu_seqlens_* are int32
-     * arrays of num_seqs+1 cumulative offsets, starting at 0, on the same device as q. */
+     * arrays of num_seqs+1 cumulative offsets, starting at 0, on the same device as q. Tokens after
+     * cu_seqlens_q[num_seqs] belong to no sequence: their out rows and lse entries are not written.
+     * An empty sequence (length 0) is valid; an empty key sequence gives out 0 and lse -inf. */
     const int32_t *cu_seqlens_q;
     const int32_t *cu_seqlens_k;
     int num_seqs;         /**< number of sequences (cu_seqlens arrays hold num_seqs + 1 entries) */
@@ -195,6 +197,9 @@ FC_API fc_status fc_attention_workspace_size(const fc_tensor *q, const fc_tensor
 /**
  * Forward attention: out = softmax(scale * q k^T + mask) v, and optionally lse = log(sum(exp(...)))
  * per query row (natural log, fp32).
+ *
+ * Sizes: batch, seqlen_q and seqlen_k may be 0 (Sk = 0: every row is fully masked, out 0 and lse
+ * -inf); heads >= 1.
  *
  * q:   [B, Sq, Hq, D]  or varlen [total_q, Hq, D]
  * k,v: [B, Sk, Hkv, D] or varlen [total_k, Hkv, D]    (Hq % Hkv == 0: GQA / MQA)
