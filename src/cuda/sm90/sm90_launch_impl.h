@@ -99,13 +99,18 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
         cache.key = *p;
         cache.valid = true;
     }
-    static cudaError_t attr_err = cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD>,
-                                                       cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-    if (attr_err != cudaSuccess)
-        return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d): cudaFuncSetAttribute: %s", kD,
-                            cudaGetErrorString(attr_err));
-    static int sm_count[FC_SM90_MAX_DEVICES]; /* benign race: every writer stores the same value */
     if (p->device_ordinal < 0 || p->device_ordinal >= FC_SM90_MAX_DEVICES) return FC_ERROR_NOT_SUPPORTED;
+    /* The shared-memory opt-in is per device: once per (instance, device). Benign race. */
+    static bool smem_set[FC_SM90_MAX_DEVICES];
+    if (!smem_set[p->device_ordinal]) {
+        const cudaError_t attr_err = cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD>,
+                                                          cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+        if (attr_err != cudaSuccess)
+            return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d): cudaFuncSetAttribute: %s", kD,
+                                cudaGetErrorString(attr_err));
+        smem_set[p->device_ordinal] = true;
+    }
+    static int sm_count[FC_SM90_MAX_DEVICES]; /* benign race: every writer stores the same value */
     if (!sm_count[p->device_ordinal]) {
         int n = 0;
         if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, p->device_ordinal) != cudaSuccess || n <= 0) {
