@@ -124,7 +124,7 @@ def sdpa_fn(backend, q, k, v, causal):
     return run
 
 
-def bench_row(fc, B, H, S, D, causal, dtype, reps):
+def bench_row(fc, B, H, S, D, causal, dtype, reps, peers=True):
     torch.manual_seed(B * 1000003 + H * 1009 + S * 31 + D + causal)
     q = torch.randn(B, S, H, D, dtype=dtype, device="cuda")
     k = torch.randn(B, S, H, D, dtype=dtype, device="cuda")
@@ -143,8 +143,11 @@ def bench_row(fc, B, H, S, D, causal, dtype, reps):
     row = {"B": B, "H": H, "S": S, "D": D, "causal": int(causal), "dtype": str(dtype).replace("torch.", ""),
            "err": err, "nan": bool(nan), "workspace": run_fc.workspace}
     flops = 4.0 * B * H * S * S * D / (2 if causal else 1)
-    for name, fn in (("fc", run_fc), ("fa2", sdpa_fn(SDPBackend.FLASH_ATTENTION, q, k, v, causal)),
-                     ("cudnn", sdpa_fn(SDPBackend.CUDNN_ATTENTION, q, k, v, causal))):
+    methods = [("fc", run_fc)]
+    if peers:
+        methods += [("fa2", sdpa_fn(SDPBackend.FLASH_ATTENTION, q, k, v, causal)),
+                    ("cudnn", sdpa_fn(SDPBackend.CUDNN_ATTENTION, q, k, v, causal))]
+    for name, fn in methods:
         try:
             us, spread = time_graph(fn, reps)
             row[name + "_us"] = us
@@ -191,7 +194,7 @@ def main():
         for S in (256, 512, 1024):
             for ns in ("1", "2", "4", "8"):
                 os.environ["FC_TUNE_SPLITS"] = ns
-                r = bench_row(fc, 1, 8, S, 64, False, torch.float16, 50)
+                r = bench_row(fc, 1, 8, S, 64, False, torch.float16, 50, peers=False)
                 r["splits"] = ns
                 rows.append(r)
         os.environ.pop("FC_TUNE_SPLITS", None)

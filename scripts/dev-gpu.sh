@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/dev-gpu-out}
 mkdir -p "$OUT"
-steps=${*:-build res test san bench}
+steps=${*:-build res test bench san}
 B=build-dev
 export FLASHCORE_FORCE_PORTABLE=1
 t0=$(date +%s)
@@ -30,20 +30,20 @@ for s in $steps; do
     ;;
   test)
     stamp test_gpu
-    timeout 400 $B/tests/test_gpu > "$OUT/test_gpu.log" 2>&1; echo "test_gpu rc=$?"
+    timeout ${FC_DEV_TEST_LIMIT:-170} $B/tests/test_gpu > "$OUT/test_gpu.log" 2>&1; echo "test_gpu rc=$?"
     grep -E "FAIL|PASS|grid:|skipped|S=16k|2\^31|test_gpu:" "$OUT/test_gpu.log" | head -40
     ;;
   san)
     stamp memcheck
-    FC_TEST_QUICK=1 timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/test_gpu \
+    FC_TEST_QUICK=1 timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/test_gpu \
       > "$OUT/memcheck.log" 2>&1; echo "memcheck rc=$?"; tail -3 "$OUT/memcheck.log"
     stamp racecheck
-    FC_TEST_QUICK=1 timeout 250 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 \
+    FC_TEST_QUICK=1 timeout 110 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 9 \
       $B/tests/test_gpu > "$OUT/racecheck.log" 2>&1; echo "racecheck rc=$?"; tail -3 "$OUT/racecheck.log"
     ;;
   bench)
     stamp bench
-    PYTHONUNBUFFERED=1 timeout 300 python3 scripts/bench_gpu.py $B/libflashcore.so ${FC_BENCH_MODE:-all} \
+    PYTHONUNBUFFERED=1 timeout ${FC_DEV_BENCH_LIMIT:-150} python3 scripts/bench_gpu.py $B/libflashcore.so ${FC_BENCH_MODE:-all} \
       --json "$OUT/bench.json" > "$OUT/bench.md" 2>&1; echo "bench rc=$?"; cat "$OUT/bench.md"
     ;;
   esac
