@@ -133,12 +133,17 @@ def bench_row(fc, B, H, S, D, causal, dtype, reps, peers=True):
     run_fc = fc.prepare(q, k, v, o, causal)
     run_fc()
     torch.cuda.synchronize()
-    # accuracy vs fp32 math on (up to) the first 2 sequences
-    nb = min(B, 2)
+    # accuracy vs fp32 math on the last (up to) 512 query rows of (up to) the first 2 sequences
+    nb, R = min(B, 2), min(S, 512)
+    qr = q[:nb, S - R:].float().transpose(1, 2)
+    mask = None
+    if causal:
+        i = torch.arange(S - R, S, device="cuda")[:, None]
+        mask = torch.arange(S, device="cuda")[None, :] <= i
     with sdpa_kernel(SDPBackend.MATH):
-        ref = F.scaled_dot_product_attention(q[:nb].float().transpose(1, 2), k[:nb].float().transpose(1, 2),
-                                             v[:nb].float().transpose(1, 2), is_causal=causal).transpose(1, 2)
-    err = (o[:nb].float() - ref).abs().max().item()
+        ref = F.scaled_dot_product_attention(qr, k[:nb].float().transpose(1, 2), v[:nb].float().transpose(1, 2),
+                                             attn_mask=mask).transpose(1, 2)
+    err = (o[:nb, S - R:].float() - ref).abs().max().item()
     nan = torch.isnan(o).any().item()
     row = {"B": B, "H": H, "S": S, "D": D, "causal": int(causal), "dtype": str(dtype).replace("torch.", ""),
            "err": err, "nan": bool(nan), "workspace": run_fc.workspace}
@@ -204,6 +209,30 @@ def main():
         for r in rows:
             print("| %d | %s | %.2f | %.2g |" % (r["S"], r["splits"], r["fc_us"], r["err"]))
         results["splits"] = rows
+    if mode in ("cfg", "all") and os.environ.get("FC_BENCH_CFGS"):
+        # FC_BENCH_CFGS="64:0,5,6;128:1,2,8;256:2,3" (tuning builds): fc only, a few fa rows per head dim
+        print("\n### tile configs (FC_TUNE_CFG; bf16, B*S = 16k, H*D = 2048, graph replay)\n")
+        print("| D | cfg | S | causal | fc us | fc TF/s | err |")
+        print("|---|---|---|---|---|---|---|")
+        rows = []
+        for part in os.environ["FC_BENCH_CFGS"].split(";"):
+            D, ids = part.split(":")
+            D = int(D)
+            for cid in ids.split(","):
+                os.environ["FC_TUNE_CFG"] = cid
+                for S, causal in ((512, False), (2048, False), (2048, True), (16384, False)):
+                    try:
+                        r = bench_row(fc, 16384 // S, 2048 // D, S, D, causal, torch.bfloat16, 5, peers=False)
+                    except Exception as e:
+                        print("| %d | %s | %d | %d | error: %s | | |" % (D, cid, S, causal, str(e)[:80]))
+                        continue
+                    r["cfg"] = cid
+                    rows.append(r)
+                    print("| %d | %s | %d | %d | %.1f | %.0f | %.2g%s |" % (D, cid, S, causal, r["fc_us"], r["fc_tflops"],
+                                                                       r["err"], " NaN!" if r["nan"] else ""))
+                    sys.stdout.flush()
+        os.environ.pop("FC_TUNE_CFG", None)
+        results["cfg"] = rows
     if mode in ("fa", "all"):
         rows = []
         for D, H in ((64, 32), (128, 16), (256, 8)):

@@ -150,7 +150,13 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
                             p->heads_q);
     pl->hdim = k_hdims[idx];
     pl->fn = k_fns[(p->dtype == FC_T_BF16) * FC_SM80_NUM_HDIMS + idx];
-    const fc_tile_cfg c = fc_cfg_get(fc_cfg_for(pl->cls, pl->hdim));
+    int cfg = fc_cfg_for(pl->cls, pl->hdim);
+#ifdef FC_CUDA_TUNING
+    /* Benchmark builds only: FC_TUNE_CFG=<id> picks another compiled tile config on sm_90. */
+    const char *tune = getenv("FC_TUNE_CFG");
+    if (tune && pl->cls == FC_CLS_SM90 && atoi(tune) >= 0 && atoi(tune) < FC_CFG_COUNT) cfg = atoi(tune);
+#endif
+    const fc_tile_cfg c = fc_cfg_get(cfg);
     if (fc_cfg_smem(c, pl->hdim) > d->smem_optin)
         return fc_set_error(FC_ERROR_INTERNAL, "tile config needs %d bytes of shared memory, the device allows %d",
                             fc_cfg_smem(c, pl->hdim), d->smem_optin);
@@ -171,7 +177,7 @@ static int fc_clamp_window(int w, int64_t reach) { return (w < 0 || (int64_t)w >
 
 /* 1 when the caller asked for the portable kernel even where a specialised one exists
  * (FLASHCORE_FORCE_PORTABLE=1: benchmarks and tests of this kernel on Hopper). */
-static int fc_force_portable(void) {
+static inline int fc_force_portable(void) {
     const char *e = getenv("FLASHCORE_FORCE_PORTABLE");
     return e && e[0] == '1';
 }
@@ -260,6 +266,10 @@ extern "C" fc_status fc_cuda_workspace_size(const fc_fwd_params *p, size_t *byte
     s = fc_sm80_make_plan(p, &d, &pl);
     if (s) return s;
     *bytes = pl.ws_bytes;
+#ifdef FC_HAVE_SM90
+    size_t ws90 = 0; /* the Hopper path's need (it may serve the call instead) */
+    if (fc_sm90_workspace_size(p, &ws90) == FC_SUCCESS && ws90 > *bytes) *bytes = ws90;
+#endif
     return FC_SUCCESS;
 }
 

@@ -2,23 +2,24 @@
  * Tile shapes of the portable (mma.sync) forward kernel, shared by host and device code.
  *
  * A config is: kM query rows per CTA, kN keys per mainloop step, kWarps warps (each owns
- * kM / kWarps consecutive query rows, i.e. kM / (16 kWarps) m16 tiles), kStages shared-memory
- * buffers for K and for V, and whether the Q fragments stay in registers for the whole CTA.
+ * kM / kWarps consecutive query rows, i.e. kM / (16 kWarps) m16 tiles), and whether the Q
+ * fragments stay in registers for the whole CTA. K and V are always double-buffered (the
+ * pipelined mainloop reads K(t+1) and V(t) while K(t+2) and V(t+1) load).
  *
  * Reasons behind the numbers (registers per thread are the binding limit; 255 at most):
  *  - 32 query rows per warp (two m16 tiles) let every K/V fragment read by ldmatrix feed two
  *    mma's: half the shared-memory traffic of 16 rows per warp. On H100 that traffic, not the
  *    tensor cores, caps a 16-row warp (128 B/clk/SM of shared bandwidth against ~1.5 clk per
- *    m16n8k16). Affordable up to head dim 128: O accumulators 2*16*4 = 128 fp32 registers plus
- *    S 2*8*4 = 64 at kN = 64.
+ *    m16n8k16). Affordable up to head dim 128.
+ *  - The pipelined step keeps O, the packed P of the previous tile and the fp32 S of the next one
+ *    live together: O (kMT*kD/2 regs) + P (kMT*kN/4) + S (kMT*kN/2). At hd 128 with two m-tiles
+ *    that is 128 + 16 + 32 at kN = 32 (kN = 64 spills); at hd 64, 64 + 32 + 64 at kN = 64 plus
+ *    32 registers of Q fragments.
  *  - head dims 192 and 256 need 96 / 128 accumulator registers for 16 rows already: 16 rows per
  *    warp, 8 warps to keep 128 rows per CTA.
- *  - kStages = 2 double-buffers K and V (loads for step i+1 overlap step i entirely); kStages = 1
- *    is the interleaved scheme (V(i) loads during Q K(i)^T, K(i+1) during softmax and P V(i)),
- *    used where shared memory is short.
- *  - Shared memory per CTA must fit the per-block opt-in limit of the arch class: 227 KB on
- *    sm_90, 163 KB on sm_80, 99 KB on sm_86/sm_89 (which also have only 100 KB per SM, so one
- *    CTA of > 50 KB there runs alone on its SM).
+ *  - Shared memory per CTA, Q + 2 x (K + V), must fit the per-block opt-in limit of the arch
+ *    class: 227 KB on sm_90, 163 KB on sm_80, 99 KB on sm_86/sm_89 (which also have only 100 KB
+ *    per SM).
  *  - Q in registers (hd 64 only: 2 m-tiles * 4 k-steps * 4 = 32 registers) saves re-reading Q
  *    from shared memory at every step; at hd 128 it would cost 64 registers we do not have.
  */
@@ -42,52 +43,64 @@ typedef struct fc_tile_cfg {
     int m;        /* query rows per CTA */
     int n;        /* keys per mainloop step */
     int warps;    /* warps per CTA */
-    int stages;   /* K and V shared buffers */
     int q_regs;   /* Q fragments kept in registers */
     int min_ctas; /* __launch_bounds__ min blocks per SM (register budget 65536/(32*warps*min_ctas)) */
 } fc_tile_cfg;
 
 /* Distinct configurations. The kernel template is instantiated per config id, so two classes that
- * share a config share one compiled kernel. */
+ * share a config share one compiled kernel. Ids >= FC_CFG_PRODUCTION are compiled only in tuning
+ * builds (-DFC_CUDA_TUNING), to compare tiles on a device in one run. */
 enum {
-    FC_CFG_M128_N64_W4_S2_QR = 0, /* hd 64 everywhere */
-    FC_CFG_M128_N64_W4_S2 = 1,    /* hd 128 on sm_90 (96 KB: 2 CTAs/SM) */
-    FC_CFG_M128_N64_W4_S1 = 2,    /* hd 96 everywhere (48 KB; the 2-stage variant spills 4 bytes at hd 96),
-                                     hd 128 on sm_80 (64 KB: 2 CTAs/SM in 164 KB) */
-    FC_CFG_M128_N32_W4_S1 = 3,    /* hd 128 on sm_86/89 (48 KB: 2 CTAs/SM in 100 KB) */
-    FC_CFG_M128_N64_W8_S2 = 4,    /* hd 192 (144 KB), hd 256 (192 KB) on sm_90; hd 192 on sm_80 */
-    FC_CFG_M128_N64_W8_S1 = 5,    /* hd 256 on sm_80 (128 KB) */
-    FC_CFG_M64_N64_W4_S1 = 6,     /* hd 192 (72 KB), hd 256 (96 KB) on sm_86/89 */
-    FC_CFG_COUNT = 7
+    FC_CFG_M128_N64_W4_QR = 0, /* hd 64 everywhere (48 KB smem, 2 CTAs/SM by registers) */
+    FC_CFG_M128_N32_W4 = 1,    /* hd 96, hd 128 everywhere (hd 128: 64 KB) */
+    FC_CFG_M128_N64_W8 = 2,    /* hd 192 on sm_80/sm_90 (144 KB), hd 256 on sm_90 (192 KB) */
+    FC_CFG_M128_N32_W8 = 3,    /* hd 256 on sm_80 (128 KB) */
+    FC_CFG_M64_N32_W4 = 4,     /* hd 192 (72 KB), hd 256 (96 KB) on sm_86/89 */
+    FC_CFG_PRODUCTION = 5,
+    /* tuning-only alternatives */
+    FC_CFG_M128_N64_W4 = 5,
+    FC_CFG_M64_N64_W4_QR = 6,
+    FC_CFG_M128_N128_W8 = 7,
+    FC_CFG_M64_N64_W4 = 8,
+    FC_CFG_M128_N32_W4_QR = 9,
+    FC_CFG_M64_N32_W4_QR = 10,
+    FC_CFG_COUNT = 11
 };
 
 static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int id) {
-    /*                 m    n  warps stages qregs min_ctas */
-    return id == FC_CFG_M128_N64_W4_S2_QR ? fc_tile_cfg{128, 64, 4, 2, 1, 2}
-         : id == FC_CFG_M128_N64_W4_S2    ? fc_tile_cfg{128, 64, 4, 2, 0, 2}
-         : id == FC_CFG_M128_N64_W4_S1    ? fc_tile_cfg{128, 64, 4, 1, 0, 2}
-         : id == FC_CFG_M128_N32_W4_S1    ? fc_tile_cfg{128, 32, 4, 1, 0, 2}
-         : id == FC_CFG_M128_N64_W8_S2    ? fc_tile_cfg{128, 64, 8, 2, 0, 1}
-         : id == FC_CFG_M128_N64_W8_S1    ? fc_tile_cfg{128, 64, 8, 1, 0, 1}
-         :                                  fc_tile_cfg{64, 64, 4, 1, 0, 1};
+    /*                 m    n  warps qregs min_ctas */
+    return id == FC_CFG_M128_N64_W4_QR  ? fc_tile_cfg{128, 64, 4, 1, 2}
+         : id == FC_CFG_M128_N32_W4     ? fc_tile_cfg{128, 32, 4, 0, 2}
+         : id == FC_CFG_M128_N64_W8     ? fc_tile_cfg{128, 64, 8, 0, 1}
+         : id == FC_CFG_M128_N32_W8     ? fc_tile_cfg{128, 32, 8, 0, 1}
+         : id == FC_CFG_M64_N32_W4      ? fc_tile_cfg{64, 32, 4, 0, 1}
+         : id == FC_CFG_M128_N64_W4     ? fc_tile_cfg{128, 64, 4, 0, 2}
+         : id == FC_CFG_M64_N64_W4_QR   ? fc_tile_cfg{64, 64, 4, 1, 2}
+         : id == FC_CFG_M128_N128_W8    ? fc_tile_cfg{128, 128, 8, 0, 1}
+         : id == FC_CFG_M64_N64_W4      ? fc_tile_cfg{64, 64, 4, 0, 2}
+         : id == FC_CFG_M128_N32_W4_QR  ? fc_tile_cfg{128, 32, 4, 1, 2}
+         :                                fc_tile_cfg{64, 32, 4, 1, 2};
 }
 
 /* The tile table: config id for (arch class, compiled head dim). */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_for(int cls, int hdim) {
-    return hdim <= 64 ? FC_CFG_M128_N64_W4_S2_QR
-         : hdim <= 96 ? FC_CFG_M128_N64_W4_S1
-         : hdim <= 128 ? (cls == FC_CLS_SM90 ? FC_CFG_M128_N64_W4_S2
-                        : cls == FC_CLS_SM80 ? FC_CFG_M128_N64_W4_S1
-                                             : FC_CFG_M128_N32_W4_S1)
-         : hdim <= 192 ? (cls == FC_CLS_SM8X ? FC_CFG_M64_N64_W4_S1 : FC_CFG_M128_N64_W8_S2)
-                       : (cls == FC_CLS_SM90 ? FC_CFG_M128_N64_W8_S2
-                        : cls == FC_CLS_SM80 ? FC_CFG_M128_N64_W8_S1
-                                             : FC_CFG_M64_N64_W4_S1);
+    return hdim <= 64 ? FC_CFG_M128_N64_W4_QR
+         : hdim <= 128 ? FC_CFG_M128_N32_W4
+         : hdim <= 192 ? (cls == FC_CLS_SM8X ? FC_CFG_M64_N32_W4 : FC_CFG_M128_N64_W8)
+                       : (cls == FC_CLS_SM90 ? FC_CFG_M128_N64_W8
+                        : cls == FC_CLS_SM80 ? FC_CFG_M128_N32_W8
+                                             : FC_CFG_M64_N32_W4);
 }
 
-/* Dynamic shared memory of a config at head dim hdim: Q tile + kStages (K + V) tiles. */
+/* Dynamic shared memory of a config at head dim hdim: Q tile + 2 x (K + V) tiles. */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem(fc_tile_cfg c, int hdim) {
-    return (c.m + 2 * c.stages * c.n) * hdim * 2;
+    return (c.m + 4 * c.n) * hdim * 2;
+}
+
+/* Output accumulator registers per thread of a config at head dim hdim (tuning builds skip
+ * alternatives above 128: they cannot be spill-free). */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_o_regs(fc_tile_cfg c, int hdim) {
+    return (c.m / c.warps / 16) * (hdim / 8) * 4;
 }
 
 /* Arch class of a compute capability (major*10+minor); -1 when no portable kernel serves it
@@ -100,8 +113,14 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
 }
 
 /* Does any arch class that `sm` belongs to use config `id` at head dim `hdim`? Kernels compiled
- * for an arch that never launches them get an empty body (keeps the 4-arch build fast). */
+ * for an arch that never launches them get an empty body (keeps the 4-arch build fast). Tuning
+ * builds compile every alternative that fits on sm_90. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id, int hdim, int sm) {
+#ifdef FC_CUDA_TUNING
+    if (sm == 90)
+        return fc_cfg_for(FC_CLS_SM90, hdim) == id ||
+               (fc_cfg_smem(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128);
+#endif
     return fc_arch_class(sm) >= 0 && fc_cfg_for(fc_arch_class(sm), hdim) == id;
 }
 

@@ -57,22 +57,22 @@ static __device__ __forceinline__ bool fc_block_needs_mask(int nb, int kN, int m
  */
 template <int kMT, int kNT>
 static __device__ __forceinline__ void fc_apply_mask(float (&s)[kMT][kNT][4], int lo0, int hi0, int end, int lane) {
+    /* Element (row k, column c) of the thread: k = mt*16 + 8r + lane/4, c = nt*8 + e + 2*(lane%4).
+     * Fold the lane parts into the limits once, so each test compares compile-time constants
+     * against one register: c < lo0 + k  <=>  nt*8 + e - mt*16 - 8r < lo. */
+    const int lq = lane >> 2, lc = 2 * (lane & 3);
+    const int lo = lo0 + lq - lc, hi = hi0 + lq - lc, en = end - lc;
 #pragma unroll
-    for (int mt = 0; mt < kMT; ++mt) {
+    for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            const int k = mt * 16 + (lane >> 2) + r * 8;
-            const int lo = lo0 + k, hi = min(hi0 + k, end);
+        for (int r = 0; r < 2; ++r)
 #pragma unroll
-            for (int nt = 0; nt < kNT; ++nt) {
+            for (int nt = 0; nt < kNT; ++nt)
 #pragma unroll
                 for (int e = 0; e < 2; ++e) {
-                    const int c = nt * 8 + (lane & 3) * 2 + e;
-                    if (c < lo || c >= hi) s[mt][nt][2 * r + e] = -INFINITY;
+                    const int c = nt * 8 + e, k = mt * 16 + 8 * r;
+                    if (c - k < lo || c - k >= hi || c >= en) s[mt][nt][2 * r + e] = -INFINITY;
                 }
-            }
-        }
-    }
 }
 
 /* The relative limits fc_apply_mask takes, for the warp whose first row is `row` and the tile whose

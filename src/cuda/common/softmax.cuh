@@ -44,16 +44,17 @@ static __device__ __forceinline__ void fc_transform_scores(float (&s)[kMT][kNT][
 }
 
 /*
- * One online-softmax step over a masked score tile: updates the running max, rescales the running
- * sum and (when any row's max moved) the output accumulators, and turns s into unnormalised
- * probabilities. A row whose scores are all -inf so far keeps max -inf and contributes zeros: the
- * subtracted max is then taken as 0, which avoids (-inf) - (-inf) = NaN.
+ * One online-softmax step over a masked score tile: updates the running max and sum and turns s
+ * into unnormalised probabilities. Returns, per row, the factor corr by which the output
+ * accumulated so far must be scaled (exp2 of old max - new max), and whether any row max of this
+ * thread moved. The caller applies corr (fc_rescale_o) when convenient: the pipelined mainloop
+ * does it after the P V product of the previous tile, which this step overlaps.
+ * A row whose scores are all -inf so far keeps max -inf and contributes zeros: the subtracted max
+ * is then taken as 0, which avoids (-inf) - (-inf) = NaN.
  */
-template <int kMT, int kNT, int kDT>
-static __device__ __forceinline__ void fc_softmax_step(float (&s)[kMT][kNT][4], float (&o)[kMT][kDT][4],
-                                                       float (&row_max)[kMT][2], float (&row_sum)[kMT][2],
-                                                       float mult) {
-    float corr[kMT][2];
+template <int kMT, int kNT>
+static __device__ __forceinline__ bool fc_softmax_step(float (&s)[kMT][kNT][4], float (&row_max)[kMT][2],
+                                                       float (&row_sum)[kMT][2], float mult, float (&corr)[kMT][2]) {
     bool moved = false;
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt) {
@@ -80,8 +81,13 @@ static __device__ __forceinline__ void fc_softmax_step(float (&s)[kMT][kNT][4], 
             row_sum[mt][r] = row_sum[mt][r] * corr[mt][r] + sum;
         }
     }
-    /* Rescaling kMT*kDT*4 accumulators is skipped when no row max of the warp moved (common once
-     * the first tiles have been seen); the branch is warp-uniform. */
+    return moved;
+}
+
+/* o *= corr per row; skipped (warp-uniformly) when no row max of the warp moved, which is common
+ * once the first tiles have been seen. */
+template <int kMT, int kDT>
+static __device__ __forceinline__ void fc_rescale_o(float (&o)[kMT][kDT][4], const float (&corr)[kMT][2], bool moved) {
     if (__any_sync(0xffffffffu, moved)) {
 #pragma unroll
         for (int mt = 0; mt < kMT; ++mt)

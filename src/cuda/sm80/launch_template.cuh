@@ -39,8 +39,28 @@ static fc_status fc_sm80_launch_cfg(const fc_sm80_args &a, int device, cudaStrea
     return FC_SUCCESS;
 }
 
+#ifdef FC_CUDA_TUNING
+#include <stdlib.h>
+/* Tuning builds: FC_TUNE_CFG=<id> runs config id (when it is compiled for this head dim) on sm_90. */
+template <typename T, int kD, int kId>
+static fc_status fc_sm80_launch_tuned(const fc_sm80_args &a, int id, int device, cudaStream_t stream) {
+    if constexpr (kId < FC_CFG_COUNT) {
+        if (id == kId) {
+            if constexpr (fc_cfg_used_on(kId, kD, 90)) return fc_sm80_launch_cfg<T, kD, kId>(a, device, stream);
+            else return fc_cuda_status(cudaErrorInvalidValue, "FC_TUNE_CFG: config not compiled for this head dim");
+        }
+        return fc_sm80_launch_tuned<T, kD, kId + 1>(a, id, device, stream);
+    }
+    return fc_cuda_status(cudaErrorInvalidValue, "FC_TUNE_CFG: no such config");
+}
+#endif
+
 template <typename T, int kD>
 static fc_status fc_sm80_launch(const fc_sm80_args &a, int cls, int device, cudaStream_t stream) {
+#ifdef FC_CUDA_TUNING
+    const char *tune = getenv("FC_TUNE_CFG");
+    if (tune && cls == FC_CLS_SM90 && atoi(tune) >= 0) return fc_sm80_launch_tuned<T, kD, 0>(a, atoi(tune), device, stream);
+#endif
     switch (cls) {
     case FC_CLS_SM80: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM80, kD)>(a, device, stream);
     case FC_CLS_SM8X: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM8X, kD)>(a, device, stream);
