@@ -103,6 +103,13 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_o_regs(fc_tile_c
     return (c.m / c.warps / 16) * (hdim / 8) * 4;
 }
 
+/* The tile loader (common/smem.cuh) gives each thread rows kStep apart, kStep = threads / chunks
+ * per swizzle group (8, or 4 when the row has 4 mod 8 chunks); tiles must hold whole multiples. */
+static __host__ __device__ __forceinline__ constexpr bool fc_cfg_loadable(fc_tile_cfg c, int hdim) {
+    return c.n % (c.warps * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4)) == 0 &&
+           c.m % (c.warps * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4)) == 0;
+}
+
 /* Arch class of a compute capability (major*10+minor); -1 when no portable kernel serves it
  * (pre-Ampere; and sm_100+, for which this build has no SASS and ships no PTX). */
 static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
@@ -119,7 +126,8 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id,
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
         return fc_cfg_for(FC_CLS_SM90, hdim) == id ||
-               (fc_cfg_smem(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128);
+               (fc_cfg_smem(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
+                fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
     return fc_arch_class(sm) >= 0 && fc_cfg_for(fc_arch_class(sm), hdim) == id;
 }
