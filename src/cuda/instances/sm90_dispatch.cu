@@ -9,8 +9,6 @@
 #include "cuda/sm90/sm90_instances.h"
 #include "cuda/sm90/sm90_launch.h"
 
-
-
 /* 1 when device `ordinal` is compute capability 9.0 (the sm_90a SASS runs only there). */
 static int fc_sm90_device_ok(int ordinal) {
     static int known[FC_SM90_MAX_DEVICES]; /* 0 unknown, 1 yes, 2 no; benign race: same value written */
@@ -58,6 +56,12 @@ extern "C" fc_status fc_sm90_forward(const fc_fwd_params *p, void *stream, int *
     if (st == FC_ERROR_NOT_SUPPORTED) return FC_SUCCESS; /* TMA cannot describe it: portable path */
     *handled = 1;
     return st;
+}
+
+extern "C" fc_status fc_sm90_workspace_size(const fc_fwd_params *p, size_t *bytes) {
+    (void)p;
+    *bytes = 0;
+    return FC_SUCCESS;
 }
 
 extern "C" const char *fc_sm90_kernel_list(void) {

@@ -18,6 +18,11 @@
 #define FC_SM90_CONSUMER_REGS 240  /* 2*128*240 + 128*24 <= 64K registers of one SM */
 #define FC_SM90_SMEM_MAX (227 * 1024)
 #define FC_SM90_MAX_DEVICES 64
+#ifndef FC_SM90_PINGPONG
+#define FC_SM90_PINGPONG 1 /* consumer warpgroups take turns issuing wgmma (0: dev A/B builds only) */
+#endif
+#define FC_SM90_MAX_SPLITS 4  /* CTAs per cluster in split-KV (portable cluster limit is 8; 4 of
+                               * ~200 KB each always find room in one GPC of an H100) */
 
 typedef struct fc_sm90_tile {
     int head_dim; /* padded head dim of the tile (multiple of FC_SM90_CHUNK) */

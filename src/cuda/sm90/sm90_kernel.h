@@ -6,10 +6,13 @@
  *   warpgroups 1, 2  consumers: 64 query rows each; S = Q K^T and O += P V on wgmma, online softmax
  *                    in registers, 240 registers each (setmaxnreg.inc).
  *
- * A tile is one (query block of 128 rows, head, sequence); the grid is persistent (one CTA per SM)
- * and walks the tiles in a static longest-first order. Within a tile, key blocks are visited from the
- * last to the first so that the only blocks that need a mask (the boundary ones) come first and the
- * rest run without mask arithmetic.
+ * A tile is one (query block of 128 rows, head, sequence). Equal tiles run on a persistent grid (one
+ * CTA per SM, static order); unequal ones (causal, window, varlen) one CTA per tile, heaviest first.
+ * When the tiles would leave most SMs idle, each tile's key blocks are split over the CTAs of one
+ * cluster, which merge their partial results through distributed shared memory (no workspace, no
+ * second launch). Within a tile, key blocks are visited from the last to the first so that the only
+ * blocks that need a mask (the boundary ones) come first and the rest run without mask arithmetic.
+ * The two consumer warpgroups take turns issuing their wgmma batches (ping-pong, named barriers).
  */
 #ifndef FC_SM90_KERNEL_H
 #define FC_SM90_KERNEL_H
@@ -19,6 +22,13 @@
 #include "sm90_config.h"
 #include "sm90_primitives.h"
 #include "sm90_mainloop.h"
+
+/* The i-th work item of this CTA: it takes chunks blockIdx.x, blockIdx.x + gridDim.x, ... of `chunk`
+ * (1 or 2) consecutive items. One flat loop keeps the 24-register producer free of spills. */
+static __device__ __forceinline__ int fc_sm90_work_item(const fc_sm90_args &a, int i) {
+    const int bx = (int)blockIdx.x, gx = (int)gridDim.x;
+    return a.chunk == 1 ? bx + i * gx : (bx + (i >> 1) * gx) * 2 + (i & 1);
+}
 
 template <int kDtype, int kD>
 __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const __grid_constant__ fc_sm90_args args) {
@@ -41,27 +51,39 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         }
         cuda::ptx::fence_mbarrier_init(cuda::ptx::sem_release, cuda::ptx::scope_cluster);
     }
+    /* Programmatic dependent launch: set-up above overlapped the previous kernel of the stream; wait
+     * for it (its writes visible) before any global read, and let the next one start its set-up. */
+    cudaGridDependencySynchronize();
+    cudaTriggerProgrammaticLaunchCompletion();
     __syncthreads();
 
-    /* Persistent: CTA i serves tiles i, i + gridDim.x, ...; the producer runs ahead into the next
-     * tile (its Q once both consumers released the last one, its K/V as ring slots free up) while the
-     * consumers finish the epilogue of the current one. */
+    /* Persistent: CTA i serves chunks i, i + gridDim.x, ... of `chunk` consecutive work items; the
+     * producer runs ahead into the next tile (its Q once both consumers released the last one, its
+     * K/V as ring slots free up) while the consumers finish the epilogue of the current one. With
+     * splits, the grid is one CTA per work item (the cluster combine is once per CTA). */
     int q_it = 0, kv_it = 0;
     const int wg = threadIdx.x / 128;
     if (wg == 0) {
         fc_setmaxnreg_dec<FC_SM90_PRODUCER_REGS>();
         if (threadIdx.x == 0) {
-            for (int tile = blockIdx.x; tile < args.num_tiles; tile += gridDim.x) {
-                const fc_sm90_block blk = fc_sm90_block_info<kD>(args, tile);
+            for (int w = fc_sm90_work_item(args, 0), i = 1; w < args.num_work; w = fc_sm90_work_item(args, i++)) {
+                const fc_sm90_block blk = fc_sm90_block_info<kD>(args, w);
                 if (blk.m0 < blk.sq) fc_sm90_producer<kD>(args, sm, blk, q_it, kv_it);
             }
         }
+        if (args.num_splits > 1) { /* one work item per CTA: the same tile as the consumers' */
+            const fc_sm90_block blk = fc_sm90_block_info<kD>(args, blockIdx.x);
+            if (blk.m0 < blk.sq) fc_sm90_split_producer_sync();
+        }
     } else {
         fc_setmaxnreg_inc<FC_SM90_CONSUMER_REGS>();
-        for (int tile = blockIdx.x; tile < args.num_tiles; tile += gridDim.x) {
-            const fc_sm90_block blk = fc_sm90_block_info<kD>(args, tile);
-            if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD>(args, sm, blk, wg - 1, q_it, kv_it);
+        const int cwg = wg - 1;
+        if (cwg == 1) fc_sm90_turn_end(cwg); /* consumer 0 takes the first turn */
+        for (int w = fc_sm90_work_item(args, 0), i = 1; w < args.num_work; w = fc_sm90_work_item(args, i++)) {
+            const fc_sm90_block blk = fc_sm90_block_info<kD>(args, w);
+            if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD>(args, sm, blk, cwg, q_it, kv_it);
         }
+        if (cwg == 0) fc_sm90_turn_begin(cwg); /* absorbs consumer 1's last hand-over */
     }
 }
 

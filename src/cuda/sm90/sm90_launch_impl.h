@@ -69,8 +69,12 @@ template <int kD> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90_
     a->p = *p;
     a->num_m_blocks = (p->seqlen_q + FC_SM90_BLOCK_M - 1) / FC_SM90_BLOCK_M;
     const int64_t tiles = (int64_t)a->num_m_blocks * p->heads_q * p->batch;
-    if (tiles <= 0 || tiles > INT32_MAX) return false;
+    if (tiles <= 0 || tiles > INT32_MAX / 2) return false; /* pair slots and splits stay in int */
     a->num_tiles = (int)tiles;
+    a->num_splits = 1; /* scheduling fields: set per launch in fc_sm90_run */
+    a->num_work = (int)tiles;
+    a->num_slots = a->num_m_blocks;
+    a->chunk = 1;
     if (p->softcap > 0.f) {
         a->cap_pre = p->softcap_scale;
         a->cap_post = p->softcap;
@@ -80,6 +84,27 @@ template <int kD> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90_
         a->c_log2 = p->scale_log2;
     }
     return true;
+}
+
+#ifdef FC_SM90_DEV
+/* Dev harness only (src/cuda/sm90/dev/fcdev.cu), for same-process A/B runs. */
+extern "C" int fc_sm90_dev_splits; /* > 0 forces the split count (1 = never split) */
+extern "C" int fc_sm90_dev_paired; /* 0: causal keeps one CTA per tile; -1: the library's choice */
+extern "C" int fc_sm90_dev_pdl;    /* 0: launch without programmatic dependent launch */
+#endif
+
+/* Split-KV: when the tiles fill at most half of the SMs, give each tile's key blocks to
+ * s = min(SMs / tiles, key blocks / 2, FC_SM90_MAX_SPLITS) CTAs of one cluster, and fewer while the
+ * tiles' clusters of s would not all fit at once (fit[s]: clusters of s that fit). Each share keeps
+ * at least two key blocks: run 5 measured one-block shares slower than no split (seed S=256, 2
+ * blocks: 7.97 us split in 2, 6.60 unsplit); S=1024 (8 blocks, 2 splits) gained 13.3 -> 11.75 us. */
+static int fc_sm90_num_splits(int64_t tiles, int64_t n_blocks, int sms, const int *fit) {
+    if (tiles <= 0 || tiles * 2 > sms) return 1;
+    int64_t s = sms / tiles;
+    if (s > n_blocks / 2) s = n_blocks / 2;
+    if (s > FC_SM90_MAX_SPLITS) s = FC_SM90_MAX_SPLITS;
+    while (s >= 2 && fit[s] < tiles) --s;
+    return s >= 2 ? (int)s : 1;
 }
 
 /* Runs instance <kDtype, kD>. Returns FC_ERROR_NOT_SUPPORTED (nothing launched, no error recorded)
@@ -93,13 +118,13 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
         fc_sm90_args args;
     };
     static thread_local cache_t cache;
+    if (p->device_ordinal < 0 || p->device_ordinal >= FC_SM90_MAX_DEVICES) return FC_ERROR_NOT_SUPPORTED;
     if (!cache.valid || memcmp(&cache.key, p, sizeof *p) != 0) {
         cache.valid = false;
         if (!fc_sm90_make_args<kD>(p, &cache.args)) return FC_ERROR_NOT_SUPPORTED;
         cache.key = *p;
         cache.valid = true;
     }
-    if (p->device_ordinal < 0 || p->device_ordinal >= FC_SM90_MAX_DEVICES) return FC_ERROR_NOT_SUPPORTED;
     /* The shared-memory opt-in is per device: once per (instance, device). Benign race. */
     static bool smem_set[FC_SM90_MAX_DEVICES];
     if (!smem_set[p->device_ordinal]) {
@@ -119,16 +144,95 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
         }
         sm_count[p->device_ordinal] = n;
     }
-    /* Equal tiles (no mask window, fixed lengths): persistent grid, one CTA per SM, so the producer
-     * loads the next tile under the current epilogue. Unequal tiles (causal/window, varlen): one CTA
-     * per tile, heaviest first, and the hardware's dynamic block scheduler balances the load (a
-     * static round-robin lost up to 30% on long causal rows: measured, bench/NOTES-sm90.md). */
+    /* How many clusters of 2..FC_SM90_MAX_SPLITS CTAs of this size fit at once (GPCs hold whole
+     * clusters, so 4-CTA clusters fill fewer than SMs/4 slots: run 5 ran the seed's 32 clusters of 4
+     * in two waves, 15.8 us against 8.8 unsplit). Once per (instance, device); 0 = none fits. */
+    static int max_clusters[FC_SM90_MAX_DEVICES][FC_SM90_MAX_SPLITS + 1];
+    static bool clusters_known[FC_SM90_MAX_DEVICES];
+    if (!clusters_known[p->device_ordinal]) {
+        for (int c = 2; c <= FC_SM90_MAX_SPLITS; ++c) {
+            cudaLaunchConfig_t cfg;
+            memset(&cfg, 0, sizeof cfg);
+            cudaLaunchAttribute at;
+            memset(&at, 0, sizeof at);
+            at.id = cudaLaunchAttributeClusterDimension;
+            at.val.clusterDim.x = (unsigned)c;
+            at.val.clusterDim.y = at.val.clusterDim.z = 1;
+            cfg.gridDim = dim3((unsigned)c);
+            cfg.blockDim = dim3(FC_SM90_THREADS);
+            cfg.dynamicSmemBytes = kSmem;
+            cfg.attrs = &at;
+            cfg.numAttrs = 1;
+            int n = 0;
+            if (cudaOccupancyMaxActiveClusters(&n, fc_sm90_fwd_kernel<kDtype, kD>, &cfg) != cudaSuccess) {
+                (void)cudaGetLastError();
+                n = 0;
+            }
+            max_clusters[p->device_ordinal][c] = n;
+        }
+        clusters_known[p->device_ordinal] = true;
+    }
     const int64_t tiles = (int64_t)cache.args.num_tiles;
+    const int sms = sm_count[p->device_ordinal];
+    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+    const int *fit = max_clusters[p->device_ordinal];
+    int splits = fc_sm90_num_splits(tiles, ((int64_t)p->seqlen_k + BN - 1) / BN, sms, fit);
+#ifdef FC_SM90_DEV
+    if (fc_sm90_dev_splits > 0)
+        splits = fc_sm90_dev_splits <= FC_SM90_MAX_SPLITS && fit[fc_sm90_dev_splits] > 0 ? fc_sm90_dev_splits : 1;
+#endif
+    if (tiles * splits > INT32_MAX) splits = 1;
+    /* Causal tiles (lengths ramp with the query block) on a persistent grid: each CTA takes the
+     * query blocks of a head in pairs (heaviest, lightest), (2nd heaviest, 2nd lightest), ..., so
+     * every pair costs about the same and a static round-robin over pairs stays balanced (over
+     * single tiles it did not: up to 30% lost on long causal rows, run 3), and the next tile's loads
+     * still run under the current epilogue. Windows and varlen keep one CTA per tile. */
     const bool equal_tiles = !p->has_window && p->cu_seqlens_q == nullptr;
-    const int64_t ctas = equal_tiles && tiles > sm_count[p->device_ordinal] ? sm_count[p->device_ordinal] : tiles;
-    dim3 grid((unsigned)ctas);
-    fc_sm90_fwd_kernel<kDtype, kD><<<grid, FC_SM90_THREADS, kSmem, stream>>>(cache.args);
-    cudaError_t e = cudaGetLastError();
+    bool paired = splits == 1 && p->is_causal && p->window_left < 0 && p->cu_seqlens_q == nullptr &&
+                  tiles > sms;
+#ifdef FC_SM90_DEV
+    if (fc_sm90_dev_paired >= 0) paired = paired && fc_sm90_dev_paired;
+#endif
+    fc_sm90_args &a = cache.args;
+    a.num_splits = splits;
+    a.chunk = paired ? 2 : 1;
+    a.num_slots = paired ? 2 * ((a.num_m_blocks + 1) / 2) : a.num_m_blocks;
+    a.num_work = (int)(tiles / a.num_m_blocks * a.num_slots * splits); /* tiles = m blocks x heads x batch */
+    int64_t ctas = a.num_work;                                         /* one CTA per work item */
+    if (paired) ctas = (a.num_work / 2 < sms) ? a.num_work / 2 : sms;  /* persistent over pairs */
+    else if (equal_tiles && splits == 1 && tiles > sms) ctas = sms;    /* persistent over tiles */
+
+    /* Programmatic dependent launch: this grid may start (barrier setup) while the previous kernel
+     * of the stream finishes; the kernel waits for it (griddepcontrol.wait) before reading memory. */
+    cudaLaunchAttribute at[2];
+    memset(at, 0, sizeof at);
+    int nat = 0;
+    bool pdl = true;
+#ifdef FC_SM90_DEV
+    pdl = fc_sm90_dev_pdl != 0;
+#endif
+    if (pdl) {
+        at[nat].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[nat].val.programmaticStreamSerializationAllowed = 1;
+        ++nat;
+    }
+    if (splits > 1) { /* one CTA per (tile, split); one cluster per tile */
+        at[nat].id = cudaLaunchAttributeClusterDimension;
+        at[nat].val.clusterDim.x = (unsigned)splits;
+        at[nat].val.clusterDim.y = at[nat].val.clusterDim.z = 1;
+        ++nat;
+    }
+    cudaLaunchConfig_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.gridDim = dim3((unsigned)ctas);
+    cfg.blockDim = dim3(FC_SM90_THREADS);
+    cfg.dynamicSmemBytes = kSmem;
+    cfg.stream = stream;
+    cfg.attrs = at;
+    cfg.numAttrs = (unsigned)nat;
+    cudaError_t e = cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD>, a);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    else (void)cudaGetLastError(); /* clear what cudaLaunchKernelEx recorded */
     if (e != cudaSuccess)
         return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d) launch: %s", kD, cudaGetErrorString(e));
     return FC_SUCCESS;

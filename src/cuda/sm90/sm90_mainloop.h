@@ -30,6 +30,10 @@ typedef struct fc_sm90_args {
     float cap_post;
     int num_m_blocks; /* ceil(seqlen_q / block_m) (max seqlen in varlen) */
     int num_tiles;    /* num_m_blocks * heads_q * batch */
+    int num_splits;   /* CTAs (one cluster) sharing a tile's key blocks; 1 = no split */
+    int num_slots;    /* work slots per (sequence, head): num_m_blocks, rounded up to even when paired */
+    int chunk;        /* consecutive work items one CTA takes at a time: 2 = causal pairs, else 1 */
+    int num_work;     /* num_slots * heads_q * batch * num_splits: work items, one (tile, split) each */
 } fc_sm90_args;
 
 template <int kD> struct fc_sm90_smem {
@@ -67,21 +71,26 @@ typedef struct fc_sm90_block {
     int b_coord;     /* batch coordinate in the tensor maps (0 in varlen) */
     int sq, sk;
     int q_off, k_off;
-    int nb_min, nb_max; /* key blocks [nb_min, nb_max) that any row of the CTA may see */
+    int nb_min, nb_max; /* key blocks [nb_min, nb_max) this CTA visits (its split's share of those
+                         * any row of the tile may see; empty for a split with nothing left) */
 } fc_sm90_block;
 
-/* Tile t of the persistent schedule. The query blocks of one (sequence, head) are consecutive, so
- * the CTAs running at any moment share a few heads' K/V in L2 (ordering query blocks outermost made
- * ~132 heads' K/V stream at once from DRAM: 84% DRAM throughput, 0.74x). Within a head the last
- * (heaviest, with a causal mask) query block comes first: longest-first on a static round-robin. */
+/* Work item w = (slot w / num_splits, split w % num_splits). The slots of one (sequence, head) are
+ * consecutive, so the CTAs running at any moment share a few heads' K/V in L2 (ordering query
+ * blocks outermost made ~132 heads' K/V stream at once from DRAM: 84% DRAM throughput, 0.74x).
+ * Within a head: the last (heaviest under a causal mask) query block first; with chunk 2 (causal
+ * pairs) slots 2j, 2j+1 are query blocks nm-1-j and j, so each pair costs about the same; a slot past
+ * the last pair's end (odd nm) is empty (m0 beyond any sequence). */
 template <int kD>
-static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90_args &a, int tile) {
+static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90_args &a, int work) {
     constexpr int BN = fc_sm90_tile_for(kD).block_n;
     const fc_fwd_params &p = a.p;
     fc_sm90_block k;
-    const int bh = tile / a.num_m_blocks;
-    const int mb = a.num_m_blocks - 1 - (tile - bh * a.num_m_blocks);
-    k.m0 = mb * FC_SM90_BLOCK_M;
+    const int slot = work / a.num_splits, split = work - slot * a.num_splits;
+    const int bh = slot / a.num_slots, j = slot - bh * a.num_slots;
+    const int nm = a.num_m_blocks;
+    const int mb = a.chunk == 1 ? nm - 1 - j : (j & 1) ? j / 2 : nm - 1 - j / 2;
+    k.m0 = j < nm ? mb * FC_SM90_BLOCK_M : INT32_MAX - FC_SM90_BLOCK_M; /* empty slot: skipped */
     k.h = bh % p.heads_q;
     k.b = bh / p.heads_q;
     k.hk = k.h / p.head_group;
@@ -104,6 +113,11 @@ static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90
     const int lo = p.window_left < 0 ? 0 : max(0, k.m0 + off - p.window_left);
     k.nb_min = lo / BN;
     k.nb_max = hi <= lo ? k.nb_min : (hi + BN - 1) / BN;
+    if (a.num_splits > 1) { /* contiguous shares of ceil(blocks / splits); the last ones may be empty */
+        const int per = (k.nb_max - k.nb_min + a.num_splits - 1) / a.num_splits;
+        k.nb_min = min(k.nb_max, k.nb_min + split * per);
+        k.nb_max = min(k.nb_max, k.nb_min + per);
+    }
     return k;
 }
 
@@ -189,7 +203,22 @@ static __device__ __forceinline__ void fc_warp_arrive(uint64_t *bar) {
 
 template <int kDtype, int kD>
 static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
-                                                        float (&o)[kD / 2], const float (&m)[2], float (&l)[2]);
+                                                        const float (&o)[kD / 2], const float (&m)[2],
+                                                        const float (&l)[2]);
+template <int kD>
+static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                             float (&o)[kD / 2], float (&m)[2], float (&l)[2]);
+
+/* Ping-pong between the two consumer warpgroups: a warpgroup issues its wgmma batch only in its turn
+ * and hands the turn over right after, so the tensor cores run one warpgroup's products while the
+ * other one does its softmax. Both warpgroups take the same number of turns per tile (one per key
+ * block + 1); consumer 1 grants consumer 0 the first turn, consumer 0 absorbs the last hand-over. */
+static __device__ __forceinline__ void fc_sm90_turn_begin(int cwg) {
+    if constexpr (FC_SM90_PINGPONG) fc_named_bar_sync(FC_SM90_BAR_PINGPONG + cwg, 2 * 128);
+}
+static __device__ __forceinline__ void fc_sm90_turn_end(int cwg) {
+    if constexpr (FC_SM90_PINGPONG) fc_named_bar_arrive(FC_SM90_BAR_PINGPONG + (cwg ^ 1), 2 * 128);
+}
 
 template <int kDtype, int kD>
 static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
@@ -235,10 +264,12 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
         {
             float s[BN / 2];
             fc_mbar_wait(&sm.full_k[it % T.stages], (it / T.stages) & 1);
+            fc_sm90_turn_begin(cwg);
             fc_reg_fence(s);
             fc_wgmma_fence();
             fc_sm90_issue_qk<kDtype, kD>(s, q_wg, k_base + (it % T.stages) * kTileBytes);
             fc_wgmma_commit();
+            fc_sm90_turn_end(cwg);
             fc_wgmma_wait<0>();
             fc_reg_fence(s);
             fc_warp_arrive(&sm.empty_k[it % T.stages]);
@@ -255,6 +286,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             float s[BN / 2];
             fc_mbar_wait(&sm.full_k[st], ph);
             fc_mbar_wait(&sm.full_v[st_prev], ph_prev); /* before the fence: no branch inside an issue group */
+            fc_sm90_turn_begin(cwg);
             fc_reg_fence(s);
             fc_reg_fence(o);
             fc_reg_fence(P);
@@ -263,6 +295,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             fc_wgmma_commit();
             fc_sm90_issue_pv<kDtype, kD>(o, P, v_base + st_prev * kTileBytes);
             fc_wgmma_commit();
+            fc_sm90_turn_end(cwg);
             fc_wgmma_wait<1>(); /* S done; P V may still run under the softmax below */
             fc_reg_fence(s);
             fc_warp_arrive(&sm.empty_k[st]);
@@ -284,11 +317,13 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             const int st = it % T.stages;
             const uint32_t ph = (it / T.stages) & 1;
             fc_mbar_wait(&sm.full_v[st], ph);
+            fc_sm90_turn_begin(cwg);
             fc_reg_fence(o);
             fc_reg_fence(P);
             fc_wgmma_fence();
             fc_sm90_issue_pv<kDtype, kD>(o, P, v_base + st * kTileBytes);
             fc_wgmma_commit();
+            fc_sm90_turn_end(cwg);
             fc_wgmma_wait<0>();
             fc_reg_fence(o);
             fc_warp_arrive(&sm.empty_v[st]);
@@ -296,15 +331,83 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
         }
         kv_it = it + 1;
     }
+    l[0] = fc_quad_sum(l[0]); /* full row sums (m is already the same on the 4 lanes of a row) */
+    l[1] = fc_quad_sum(l[1]);
+    if (a.num_splits > 1 && !fc_sm90_split_combine<kD>(a, sm, o, m, l)) return;
     fc_sm90_epilogue<kDtype, kD>(a, blk, cwg, o, m, l);
 }
 
 /* ------------------------------------------------------------------------------------------------
- * Epilogue: normalise, write O (plain 4-byte stores) and LSE.
+ * Split-KV combine: the CTAs of one cluster hold (O unnormalised, row max m, row sum l) of disjoint
+ * key ranges of the same tile. Ranks 1.. park theirs in their own shared memory (the K/V ring, free
+ * once both consumer warpgroups are done; m and l in the Q tile); rank 0 reads them through
+ * distributed shared memory and merges them into its registers like one more online-softmax step.
+ * Thread t of every rank holds the same rows and columns, so each thread reads back its own slots.
+ * Returns true on rank 0, which then writes the tile. Cluster barriers: (1) partials parked,
+ * (2) rank 0 done reading; the producer warpgroup takes part in both (fc_sm90_split_producer_sync).
+ * ---------------------------------------------------------------------------------------------- */
+template <int kD>
+static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                             float (&o)[kD / 2], float (&m)[2], float (&l)[2]) {
+    static_assert(kD * 128 * 2 * 2 <= 2 * fc_sm90_tile_for(kD).stages * fc_sm90_tile_for(kD).block_n * kD * 2,
+                  "split partials must fit in the K/V ring");
+    const unsigned rank = cuda::ptx::get_sreg_cluster_ctarank();
+    const int t = threadIdx.x - 128; /* consumer thread 0..255 */
+    float4 *part = (float4 *)sm.k;   /* [kD/8][256] float4: o[4j..4j+3] of thread t at j*256 + t */
+    float4 *ml = (float4 *)sm.q;     /* [256] {m0, m1, l0, l1} */
+    if (rank != 0) {
+        fc_named_bar_sync(FC_SM90_BAR_CONSUMERS, 2 * 128); /* the other warpgroup is done with the ring */
+#pragma unroll
+        for (int j = 0; j < kD / 8; ++j) part[j * 256 + t] = make_float4(o[4 * j], o[4 * j + 1], o[4 * j + 2], o[4 * j + 3]);
+        ml[t] = make_float4(m[0], m[1], l[0], l[1]);
+    }
+    fc_cluster_arrive();
+    fc_cluster_wait();
+    if (rank == 0) {
+        for (unsigned r = 1; r < (unsigned)a.num_splits; ++r) {
+            const float4 *rpart = (const float4 *)__cluster_map_shared_rank(part, r);
+            const float4 rml = ((const float4 *)__cluster_map_shared_rank(ml, r))[t];
+            const float rm[2] = {rml.x, rml.y}, rl[2] = {rml.z, rml.w};
+            float wa[2], wb[2];
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                const float mx = fmaxf(m[i], rm[i]);
+                const float mu = fc_safe_max(mx * a.c_log2);
+                wa[i] = fc_ex2(m[i] * a.c_log2 - mu);
+                wb[i] = fc_ex2(rm[i] * a.c_log2 - mu);
+                l[i] = l[i] * wa[i] + rl[i] * wb[i];
+                m[i] = mx;
+            }
+#pragma unroll
+            for (int j = 0; j < kD / 8; ++j) {
+                const float4 v = rpart[j * 256 + t];
+                o[4 * j + 0] = o[4 * j + 0] * wa[0] + v.x * wb[0];
+                o[4 * j + 1] = o[4 * j + 1] * wa[0] + v.y * wb[0];
+                o[4 * j + 2] = o[4 * j + 2] * wa[1] + v.z * wb[1];
+                o[4 * j + 3] = o[4 * j + 3] * wa[1] + v.w * wb[1];
+            }
+        }
+    }
+    fc_cluster_arrive(); /* rank 0 is done reading; the others may exit once everyone arrived */
+    fc_cluster_wait();
+    return rank == 0;
+}
+
+/* The producer warpgroup's part in the two cluster barriers of fc_sm90_split_combine. */
+static __device__ __forceinline__ void fc_sm90_split_producer_sync() {
+    fc_cluster_arrive();
+    fc_cluster_wait();
+    fc_cluster_arrive();
+    fc_cluster_wait();
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Epilogue: normalise, write O (plain 4-byte stores) and LSE. l holds full row sums.
  * ---------------------------------------------------------------------------------------------- */
 template <int kDtype, int kD>
 static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
-                                                        float (&o)[kD / 2], const float (&m)[2], float (&l)[2]) {
+                                                        const float (&o)[kD / 2], const float (&m)[2],
+                                                        const float (&l)[2]) {
     const fc_fwd_params &p = a.p;
     const int t = threadIdx.x & 127;
     const int lane = t & 31;
@@ -313,7 +416,7 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
     unsigned char *obase = (unsigned char *)p.o;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-        const float lsum = fc_quad_sum(l[i]);
+        const float lsum = l[i]; /* already summed over the quad */
         const float inv = lsum > 0.f ? 1.f / lsum : 0.f;
         const int r = row0 + 8 * i;
         if (r < blk.sq) {

@@ -12,8 +12,9 @@
 
 /* Named barrier ids (0 is __syncthreads). */
 enum fc_sm90_named_barrier {
-    FC_SM90_BAR_WG_EPILOGUE = 1, /* + consumer index: one consumer warpgroup's 128 threads */
-    FC_SM90_BAR_PINGPONG = 3     /* + consumer index: ping-pong turn of that warpgroup (256 threads) */
+    FC_SM90_BAR_CONSUMERS = 1, /* both consumer warpgroups (256 threads): K/V ring free for reuse */
+    FC_SM90_BAR_PINGPONG = 3   /* + consumer index: that warpgroup's turn to issue wgmma (256 threads:
+                                * 128 wait with bar.sync, the other warpgroup's 128 arrive) */
 };
 
 static __device__ __forceinline__ uint32_t fc_smem_u32(const void *p) {
@@ -86,6 +87,11 @@ static __device__ __forceinline__ void fc_named_bar_sync(int id, int threads) {
 static __device__ __forceinline__ void fc_named_bar_arrive(int id, int threads) {
     asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
+
+/* ---------------- cluster (split-KV combine through distributed shared memory) ---------------- */
+/* Every thread of every CTA of the cluster arrives (release) and waits (acquire). */
+static __device__ __forceinline__ void fc_cluster_arrive() { cuda::ptx::barrier_cluster_arrive(cuda::ptx::sem_release); }
+static __device__ __forceinline__ void fc_cluster_wait() { cuda::ptx::barrier_cluster_wait(cuda::ptx::sem_acquire); }
 
 /* ---------------- math ---------------- */
 static __device__ __forceinline__ float fc_ex2(float x) {

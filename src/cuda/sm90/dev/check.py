@@ -1,20 +1,33 @@
 #!/usr/bin/env python3
 """Dev-only: correctness of the sm90 kernels against a float64 reference (torch on the GPU), and
 timing against torch SDPA (FLASH = FA2, CUDNN) on the fa sweep and the seed shape.
-Usage: python3 check.py LIB [--no-bench] [--quick-bench]"""
+Usage: python3 check.py LIB [--nopp LIB2] [--no-bench] [--quick-bench]
+LIB2: the same sources built with -DFC_SM90_PINGPONG=0, for the same-process ping-pong A/B."""
 import ctypes, math, sys, time, random
 import torch
 import torch.nn.functional as F
 
-lib = ctypes.CDLL(sys.argv[1])
-lib.fcdev_forward.restype = ctypes.c_int
-lib.fcdev_last_error.restype = ctypes.c_char_p
+
+def load(path):
+    l = ctypes.CDLL(path)
+    l.fcdev_forward.restype = ctypes.c_int
+    l.fcdev_last_error.restype = ctypes.c_char_p
+    l.fcdev_set_splits.argtypes = [ctypes.c_int]
+    l.fcdev_set_paired.argtypes = [ctypes.c_int]
+    l.fcdev_set_pdl.argtypes = [ctypes.c_int]
+    return l
+
+
+lib = load(sys.argv[1])
+lib_nopp = load(sys.argv[sys.argv.index("--nopp") + 1]) if "--nopp" in sys.argv else None
 P = ctypes.c_void_p
 DT = {torch.float16: 1, torch.bfloat16: 2}
 
 
-def fc(q, k, v, o, lse, causal=False, wl=-1, wr=-1, softcap=0.0, scale=0.0, cu_q=None, cu_k=None, maxq=0, maxk=0):
-    """q,k,v,o: [B,S,H,D] (any strides, last contiguous) or varlen [T,H,D]."""
+def fc(q, k, v, o, lse, causal=False, wl=-1, wr=-1, softcap=0.0, scale=0.0, cu_q=None, cu_k=None, maxq=0, maxk=0,
+       L=None):
+    """q,k,v,o: [B,S,H,D] (any strides, last contiguous) or varlen [T,H,D]. L: library (default lib)."""
+    L = L or lib
     if cu_q is None:
         B, Sq, Hq, D = q.shape
         Sk, Hk = k.shape[1], k.shape[2]
@@ -33,12 +46,12 @@ def fc(q, k, v, o, lse, causal=False, wl=-1, wr=-1, softcap=0.0, scale=0.0, cu_q
         cq, ck = P(cu_q.data_ptr()), P(cu_k.data_ptr())
     arr = (ctypes.c_longlong * 12)(*st)
     handled = ctypes.c_int(0)
-    s = lib.fcdev_forward(P(q.data_ptr()), P(k.data_ptr()), P(v.data_ptr()), P(o.data_ptr()),
+    s = L.fcdev_forward(P(q.data_ptr()), P(k.data_ptr()), P(v.data_ptr()), P(o.data_ptr()),
                           P(lse.data_ptr()) if lse is not None else None, arr, B, Sq, Sk, Hq, Hk, D, DT[q.dtype],
                           int(causal), wl, wr, ctypes.c_float(softcap), ctypes.c_float(scale), cq, ck, tq, tk,
                           P(torch.cuda.current_stream().cuda_stream), ctypes.byref(handled))
     if s != 0 or not handled.value:
-        raise RuntimeError("fc failed: status %d handled %d %s" % (s, handled.value, lib.fcdev_last_error()))
+        raise RuntimeError("fc failed: status %d handled %d %s" % (s, handled.value, L.fcdev_last_error()))
 
 
 def ref_one(q, k, v, causal, wl, wr, softcap, scale, lowp):
@@ -130,10 +143,13 @@ def check(name, B, Sq, Sk, Hq, Hk, D, dtype, causal=False, wl=-1, wr=-1, softcap
     return ok
 
 
-def run_checks():
-    random.seed(0)
-    torch.manual_seed(0)
+def run_checks(splits):
+    """splits: 0 = the library's split-KV heuristic, 1 = never split, n = force n (capped at 4)."""
+    lib.fcdev_set_splits(splits)
+    random.seed(splits)
+    torch.manual_seed(splits)
     fails = 0
+    print("-- checks with splits = %s" % (splits or "auto"))
     for dtype in (torch.bfloat16, torch.float16):
         dn = "bf16" if dtype == torch.bfloat16 else "f16"
         for D in (64, 96, 128, 192, 256, 32):
@@ -151,7 +167,18 @@ def run_checks():
                 cases = cases[:4]
             for nm, kw in cases:
                 fails += not check("%s d%d %s" % (dn, D, nm), D=D, dtype=dtype, **kw)
-    print("CHECKS: %d failures" % fails)
+    # the fa-sweep and seed shapes themselves (one dtype each, short to check in float64)
+    if splits in (0, 1):
+        for (B, H, S, D, c) in ((1, 8, 512, 64, 0), (1, 8, 1024, 64, 1), (2, 4, 1024, 128, 1), (1, 2, 2048, 256, 0)):
+            fails += not check("f16 seed/sweep B%d H%d S%d D%d c%d" % (B, H, S, D, c), B=B, Sq=S, Sk=S, Hq=H, Hk=H,
+                               D=D, dtype=torch.float16, causal=bool(c))
+        # causal with more tiles than SMs: persistent query-block pairs (odd count: an empty slot)
+        for dtype in (torch.bfloat16, torch.float16):
+            for (B, Sq, Sk, Hq, Hk, D) in ((2, 1100, 1100, 12, 4, 64), (2, 1100, 1300, 12, 4, 128),
+                                           (1, 1500, 1400, 16, 16, 256)):
+                fails += not check("%s causal pairs B%d Sq%d Sk%d H%d/%d D%d" % (dtype, B, Sq, Sk, Hq, Hk, D), B=B,
+                                   Sq=Sq, Sk=Sk, Hq=Hq, Hk=Hk, D=D, dtype=dtype, causal=True)
+    print("CHECKS(splits=%s): %d failures" % (splits or "auto", fails))
     return fails
 
 
@@ -233,6 +260,49 @@ def run_bench(quick=False):
         print("| %d | %.2f | %.2f | %.2f |" % (S, t_fc * 1e3, res["fa2"] * 1e3, res["cudnn"] * 1e3), flush=True)
 
 
+def run_ablation():
+    """Same-process A/B of this session's changes: ping-pong on/off (the -DFC_SM90_PINGPONG=0 build),
+    causal pairs on a persistent grid on/off, split-KV and programmatic dependent launch (seed)."""
+    dev = "cuda"
+
+    def rows(shapes, name, variants):
+        print("| %s B,H,S,D,causal (bf16) | %s |" % (name, " | ".join(v[0] + " TF" for v in variants)))
+        print("|---|" + "---|" * len(variants))
+        for (B, H, S, D, causal) in shapes:
+            q = torch.randn(B, S, H, D, device=dev, dtype=torch.bfloat16)
+            k, v = torch.randn_like(q), torch.randn_like(q)
+            o = torch.empty_like(q)
+            flops = 4 * B * H * S * S * D / (2 if causal else 1)
+            r = []
+            for (_, L, setup) in variants:
+                setup(L)
+                r.append(flops / bench(lambda: fc(q, k, v, o, None, causal=bool(causal), L=L)) / 1e9)
+                L.fcdev_set_paired(-1)
+                L.fcdev_set_pdl(1)
+            print("| %d,%d,%d,%d,%d | %s |" % (B, H, S, D, causal, " | ".join("%.0f" % x for x in r)), flush=True)
+
+    nothing = lambda L: None
+    rows(((2, 16, 8192, 128, 0), (8, 32, 2048, 64, 0), (2, 8, 8192, 256, 0)), "pingpong",
+         (("on", lib, nothing), ("off", lib_nopp, nothing)))
+    rows(((32, 32, 512, 64, 1), (32, 16, 512, 128, 1), (8, 32, 2048, 64, 1), (8, 16, 2048, 128, 1),
+          (2, 16, 8192, 128, 1), (1, 16, 16384, 128, 1), (2, 8, 8192, 256, 1), (8, 8, 2048, 256, 1)), "causal pairs",
+         (("pairs", lib, nothing), ("1 CTA/tile", lib, lambda L: L.fcdev_set_paired(0))))
+    print("| seed S (f16, graph, us) | default | no split | no PDL | no split, no PDL | no pingpong |")
+    print("|---|---|---|---|---|---|")
+    for S in (256, 512, 1024):
+        q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
+        k, v = torch.randn_like(q), torch.randn_like(q)
+        o = torch.empty_like(q)
+        r = []
+        for sp, pdl, L in ((0, 1, lib), (1, 1, lib), (0, 0, lib), (1, 0, lib), (0, 1, lib_nopp)):
+            L.fcdev_set_splits(sp)
+            L.fcdev_set_pdl(pdl)
+            r.append(bench(lambda: fc(q, k, v, o, None, L=L), graph=True) * 1e3)
+            L.fcdev_set_splits(0)
+            L.fcdev_set_pdl(1)
+        print("| %d | %s |" % (S, " | ".join("%.2f" % x for x in r)), flush=True)
+
+
 def run_prof():
     """A few launches of one fa-sweep shape, for ncu."""
     q = torch.randn(8, 2048, 16, 128, device="cuda", dtype=torch.bfloat16)
@@ -247,7 +317,11 @@ if __name__ == "__main__":
     if "--prof" in sys.argv:
         run_prof()
         sys.exit(0)
-    f = run_checks()
+    f = sum(run_checks(sp) for sp in (0, 1, 3))
+    lib.fcdev_set_splits(0)
+    print("CHECKS: %d failures" % f)
     if "--no-bench" not in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
         run_bench("--quick-bench" in sys.argv)
+        if lib_nopp:
+            run_ablation()
     sys.exit(1 if f else 0)

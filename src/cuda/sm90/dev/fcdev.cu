@@ -21,6 +21,16 @@ extern "C" fc_status fc_set_error(fc_status status, const char *fmt, ...) {
 }
 extern "C" const char *fcdev_last_error(void) { return g_err; }
 
+/* Scheduling overrides read by the instances built with -DFC_SM90_DEV (sm90_launch_impl.h). */
+extern "C" {
+int fc_sm90_dev_splits = 0;
+int fc_sm90_dev_paired = -1;
+int fc_sm90_dev_pdl = 1;
+}
+extern "C" void fcdev_set_splits(int s) { fc_sm90_dev_splits = s; }
+extern "C" void fcdev_set_paired(int on) { fc_sm90_dev_paired = on; }
+extern "C" void fcdev_set_pdl(int on) { fc_sm90_dev_pdl = on; }
+
 /* strides: [q_b, q_r, q_h, k_b, k_r, k_h, v_b, v_r, v_h, o_b, o_r, o_h] in elements.
  * Returns the fc_status; *handled as from fc_sm90_forward. */
 extern "C" int fcdev_forward(void *q, void *k, void *v, void *o, float *lse, const long long *strides, int batch,

@@ -3,10 +3,18 @@
 # correctness checks and benchmarks. Usage (device): bash src/cuda/sm90/dev/run.sh [check.py flags]
 set -o pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p $OUT; BD=/tmp/fcb; mkdir -p $BD
-NV="nvcc -gencode=arch=compute_90a,code=sm_90a -std=c++17 -O3 -Xptxas=-v -Xcompiler=-fPIC --expt-relaxed-constexpr -lineinfo -I include -I src"
-t0=$(date +%s)
-ls src/cuda/instances/sm90_*.cu src/cuda/sm90/dev/fcdev.cu | xargs -P16 -I{} sh -c "$NV -c {} -o $BD/\$(basename {} .cu).o 2> $BD/\$(basename {} .cu).ptxas" || { cat $BD/*.ptxas; exit 1; }
+NV="nvcc -gencode=arch=compute_90a,code=sm_90a -DFC_SM90_DEV -std=c++17 -O3 -Xptxas=-v -Xcompiler=-fPIC --expt-relaxed-constexpr -lineinfo -I include -I src"
+t0=$(date +%s); nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv,noheader
+# the library, and the same sources with ping-pong compiled out (nopp/) for the same-process A/B
+build() { # $1 = object dir, $2 = extra nvcc flags
+  mkdir -p $1
+  ls src/cuda/instances/sm90_*.cu src/cuda/sm90/dev/fcdev.cu | \
+    xargs -P8 -I{} sh -c "$NV $2 -c {} -o $1/\$(basename {} .cu).o 2> $1/\$(basename {} .cu).ptxas"
+}
+build $BD "" & build $BD/nopp "-DFC_SM90_PINGPONG=0" & wait
+[ $(ls $BD/*.o $BD/nopp/*.o | wc -l) = 20 ] || { cat $BD/*.ptxas $BD/nopp/*.ptxas; exit 1; }
 nvcc -shared -o $BD/libfcdev.so $BD/*.o -lcudart || exit 1
+nvcc -shared -o $BD/libfcdev_nopp.so $BD/nopp/*.o -lcudart || exit 1
 $NV -o $BD/sanity src/cuda/sm90/dev/sanity.cu $BD/*.o || exit 1
 echo "build: $(( $(date +%s) - t0 )) s"
 cuobjdump -sass $BD/sm90_fwd_bf16_hdim128.o > $OUT/sass_bf16_d128.txt
@@ -14,11 +22,12 @@ echo "SASS bf16 d128: HGMMA $(grep -c HGMMA $OUT/sass_bf16_d128.txt) HMMA $(grep
 cat $BD/*.ptxas > $OUT/ptxas.txt; grep -h "spill\|Used\|C75" $BD/*.ptxas | sort | uniq -c
 timeout 60 $BD/sanity || echo "SANITY FAILED"
 for tool in memcheck racecheck synccheck; do
-  timeout 60 compute-sanitizer --tool $tool --error-exitcode 9 $BD/sanity > $OUT/san_$tool.txt 2>&1; echo "sanitizer $tool rc=$? $(tail -1 $OUT/san_$tool.txt)"
+  timeout 45 compute-sanitizer --tool $tool --error-exitcode 9 $BD/sanity > $OUT/san_$tool.txt 2>&1; echo "sanitizer $tool rc=$? $(tail -1 $OUT/san_$tool.txt)"
 done
-PYTHONUNBUFFERED=1 timeout 400 python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so "$@" 2>&1 | tee $OUT/check.txt
+PYTHONUNBUFFERED=1 timeout 420 python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so --nopp $BD/libfcdev_nopp.so "$@" 2>&1 | tee $OUT/check.txt
 if [ -n "$PROF" ]; then
   timeout 150 ncu --clock-control none -k regex:fc_sm90 --launch-skip 2 --launch-count 1 --section SpeedOfLight \
     --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
     python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so --prof > $OUT/ncu.txt 2>&1; echo "ncu rc=$?"; grep -E "Duration|Throughput|Pipe|Stall|Issued|Eligible|Active" $OUT/ncu.txt | head -40
 fi
+echo "FAIL lines: $(grep -c "^FAIL" $OUT/check.txt)"; grep "^FAIL\|CHECKS" $OUT/check.txt | head -20

@@ -9,6 +9,7 @@ extern "C" int fcdev_forward(void *q, void *k, void *v, void *o, float *lse, con
                              int sq, int sk, int hq, int hkv, int d, int dtype, int causal, int wl, int wr,
                              float softcap, float scale, const int *cu_q, const int *cu_k, long long total_q,
                              long long total_k, void *stream, int *handled);
+extern "C" void fcdev_set_splits(int s);
 
 static void *rnd(size_t n) {
     unsigned short *h = (unsigned short *)malloc(n * 2);
@@ -29,9 +30,16 @@ int main() {
         {2, 65, 200, 4, 2, 128, 0, -1, -1, 0, 0.f}, {1, 300, 300, 2, 1, 64, 1, -1, -1, 0, 0.f},
         {2, 129, 77, 2, 2, 256, 0, 20, 5, 0, 30.f}, {1, 7, 1000, 2, 2, 192, 1, -1, -1, 0, 0.f},
         {3, 100, 150, 2, 1, 96, 1, -1, -1, 1, 0.f},
+        {1, 1100, 1100, 20, 4, 64, 0, -1, -1, 0, 0.f}, /* 180 tiles > 132 SMs: persistent, several per CTA */
+        {1, 1100, 1100, 20, 4, 64, 1, -1, -1, 0, 0.f}, /* causal, 9 query blocks: persistent pairs + empty slot */
+        {2, 1000, 1100, 10, 5, 128, 1, -1, -1, 0, 0.f}, /* causal Sq != Sk, 160 tiles: persistent pairs */
     };
     int fails = 0;
-    for (unsigned c = 0; c < sizeof cfg / sizeof cfg[0]; ++c) {
+    const int ncfg = sizeof cfg / sizeof cfg[0];
+    /* Each config twice: the split-KV heuristic (the small ones split over a cluster), then no split. */
+    for (int run = 0; run < 2 * ncfg; ++run) {
+        const int c = run % ncfg;
+        fcdev_set_splits(run < ncfg ? 0 : 1);
         int B = cfg[c].b, Sq = cfg[c].sq, Sk = cfg[c].sk, Hq = cfg[c].hq, Hk = cfg[c].hkv, D = cfg[c].d;
         void *q = rnd((size_t)B * Sq * Hq * D), *k = rnd((size_t)B * Sk * Hk * D), *v = rnd((size_t)B * Sk * Hk * D);
         void *o; float *lse;
@@ -55,7 +63,8 @@ int main() {
         int s = fcdev_forward(q, k, v, o, lse, st, batch, Sq, Sk, Hq, Hk, D, 2, cfg[c].causal, cfg[c].wl, cfg[c].wr,
                               cfg[c].cap, 0.f, cu_q, cu_k, tq, tk, NULL, &handled);
         cudaError_t e = cudaDeviceSynchronize();
-        printf("cfg %u: status %d handled %d cuda %s\n", c, s, handled, cudaGetErrorString(e));
+        printf("cfg %d (%s): status %d handled %d cuda %s\n", c, run < ncfg ? "auto splits" : "no split", s, handled,
+               cudaGetErrorString(e));
         if (s || !handled || e) fails++;
         cudaFree(q); cudaFree(k); cudaFree(v); cudaFree(o); cudaFree(lse);
         if (cu_q) { cudaFree(cu_q); cudaFree(cu_k); }
