@@ -9,6 +9,10 @@
 #include "cuda/sm90/sm90_instances.h"
 #include "cuda/sm90/sm90_launch.h"
 
+#ifdef FC_SM90_DEV
+extern "C" int fc_sm90_dev_wide; /* dev harness: 0 never uses the wide instances, -1 the rule below */
+#endif
+
 /* 1 when device `ordinal` is compute capability 9.0 (the sm_90a SASS runs only there). */
 static int fc_sm90_device_ok(int ordinal) {
     static int known[FC_SM90_MAX_DEVICES]; /* 0 unknown, 1 yes, 2 no; benign race: same value written */
@@ -49,8 +53,17 @@ extern "C" fc_status fc_sm90_forward(const fc_fwd_params *p, void *stream, int *
     if (!d) return FC_SUCCESS;
     cudaStream_t s = (cudaStream_t)stream;
     fc_status st = FC_ERROR_NOT_SUPPORTED;
+    /* Wide key blocks pay off on long calls without a mask window (sm90_config.h). */
+    int wide = !p->has_window && p->seqlen_k >= FC_SM90_WIDE_MIN_SEQLEN_K;
+#ifdef FC_SM90_DEV
+    if (fc_sm90_dev_wide == 0) wide = 0;
+#endif
 #define FC_SM90_CASE(DT, NAME, D) \
-    if (p->dtype == DT && d == D) st = fc_sm90_fwd_##NAME##_d##D(p, s);
+    if (st == FC_ERROR_NOT_SUPPORTED && wide && p->dtype == DT && d == D) st = fc_sm90_fwd_##NAME##_d##D##_wide(p, s);
+    FC_SM90_WIDE_INSTANCE_LIST(FC_SM90_CASE)
+#undef FC_SM90_CASE
+#define FC_SM90_CASE(DT, NAME, D) \
+    if (st == FC_ERROR_NOT_SUPPORTED && p->dtype == DT && d == D) st = fc_sm90_fwd_##NAME##_d##D(p, s);
     FC_SM90_INSTANCE_LIST(FC_SM90_CASE)
 #undef FC_SM90_CASE
     if (st == FC_ERROR_NOT_SUPPORTED) return FC_SUCCESS; /* TMA cannot describe it: portable path */
@@ -66,6 +79,8 @@ extern "C" fc_status fc_sm90_workspace_size(const fc_fwd_params *p, size_t *byte
 
 extern "C" const char *fc_sm90_kernel_list(void) {
 #define FC_SM90_NAME(DT, NAME, D) "sm90 wgmma " #NAME " hdim<=" #D "; "
-    return FC_SM90_INSTANCE_LIST(FC_SM90_NAME);
+#define FC_SM90_WIDE_NAME(DT, NAME, D) "sm90 wgmma " #NAME " hdim<=" #D " wide key block; "
+    return FC_SM90_INSTANCE_LIST(FC_SM90_NAME) FC_SM90_WIDE_INSTANCE_LIST(FC_SM90_WIDE_NAME);
 #undef FC_SM90_NAME
+#undef FC_SM90_WIDE_NAME
 }

@@ -21,6 +21,7 @@
 #ifndef FC_SM90_PINGPONG
 #define FC_SM90_PINGPONG 1 /* consumer warpgroups take turns issuing wgmma (0: dev A/B builds only) */
 #endif
+#define FC_SM90_PAIRS_MAX_M_BLOCKS 64 /* causal query-block pairs on a persistent grid up to S = 8192 */
 #define FC_SM90_MAX_SPLITS 4  /* CTAs per cluster in split-KV (portable cluster limit is 8; 4 of
                                * ~200 KB each always find room in one GPC of an H100) */
 
@@ -43,6 +44,25 @@ static constexpr __host__ __device__ fc_sm90_tile fc_sm90_tile_for(int head_dim_
                                  : fc_sm90_tile{256, 64, 2};
 }
 
+/* Ping-pong between the consumer warpgroups (sm90_mainloop.h), per tile. Off for 256: with 64-key
+ * blocks the softmax is short next to the two 64x64x256 / 64x256x64 products, so the turns only
+ * add hand-over bubbles (run 5/6 A/B, same process: 581 vs 623 and 587 vs 613 TF at S=8k; on for
+ * 128: 606 vs 515 and 605 vs 531 TF). */
+static constexpr __host__ __device__ bool fc_sm90_pingpong(int head_dim_pad) {
+    return FC_SM90_PINGPONG && head_dim_pad != 256;
+}
+
+/* The tile of an instance: the table's, or a wider key block for the same head dim. Wide tile:
+ *  128 x 176 keys (FC_SM90_WIDE_BLOCK_N), 2 stages: 32 KB Q + 2 x 2 x 44 KB = 208 KB; S 88 + P 44 +
+ *  O 64 registers per consumer thread, 0 spills. 27% fewer per-block fixed costs (barrier waits, row
+ *  max/sum shuffles, O rescale): run 7 A/B, bf16 non-causal, +4% at S=8k and 16k, flat at 2k, -2%
+ *  at 512; causal -21% at 512 (diagonal blocks mostly masked), so only long non-causal calls use it. */
+#define FC_SM90_WIDE_BLOCK_N 176
+#define FC_SM90_WIDE_MIN_SEQLEN_K 4096
+static constexpr __host__ __device__ fc_sm90_tile fc_sm90_tile_of(int head_dim_pad, int block_n) {
+    return fc_sm90_tile{head_dim_pad, block_n, fc_sm90_tile_for(head_dim_pad).stages};
+}
+
 /* Padded tile width that serves a head dim (0 when none does). */
 static constexpr __host__ __device__ int fc_sm90_head_dim_pad(int d) {
     return d <= 0 ? 0 : d <= 64 ? 64 : d <= 128 ? 128 : d <= 192 ? 192 : d <= 256 ? 256 : 0;
@@ -50,16 +70,20 @@ static constexpr __host__ __device__ int fc_sm90_head_dim_pad(int d) {
 
 /* Shared memory of one CTA: Q tile, K and V rings, barriers; +1024 to align the tiles to the
  * 1024-byte swizzle atom. */
-static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad) {
+static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad, int block_n) {
     return 1024 + FC_SM90_BLOCK_M * head_dim_pad * 2 +
-           2 * fc_sm90_tile_for(head_dim_pad).stages * fc_sm90_tile_for(head_dim_pad).block_n * head_dim_pad * 2 +
-           256;
+           2 * fc_sm90_tile_for(head_dim_pad).stages * block_n * head_dim_pad * 2 + 256;
+}
+static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad) {
+    return fc_sm90_smem_bytes(head_dim_pad, fc_sm90_tile_for(head_dim_pad).block_n);
 }
 
 static_assert(fc_sm90_smem_bytes(64) <= FC_SM90_SMEM_MAX, "hdim 64 tile exceeds shared memory");
 static_assert(fc_sm90_smem_bytes(128) <= FC_SM90_SMEM_MAX, "hdim 128 tile exceeds shared memory");
 static_assert(fc_sm90_smem_bytes(192) <= FC_SM90_SMEM_MAX, "hdim 192 tile exceeds shared memory");
 static_assert(fc_sm90_smem_bytes(256) <= FC_SM90_SMEM_MAX, "hdim 256 tile exceeds shared memory");
+static_assert(fc_sm90_smem_bytes(128, FC_SM90_WIDE_BLOCK_N) <= FC_SM90_SMEM_MAX, "wide hdim 128 tile exceeds shared memory");
+static_assert(FC_SM90_WIDE_BLOCK_N % 16 == 0, "block_n must be a multiple of the wgmma K step (16)");
 static_assert(fc_sm90_tile_for(192).block_n % 16 == 0 && fc_sm90_tile_for(256).block_n % 16 == 0,
               "block_n must be a multiple of the wgmma K step (16)");
 static_assert(2 * 128 * FC_SM90_CONSUMER_REGS + 128 * FC_SM90_PRODUCER_REGS <= 65536, "register split");

@@ -30,11 +30,11 @@ static __device__ __forceinline__ int fc_sm90_work_item(const fc_sm90_args &a, i
     return a.chunk == 1 ? bx + i * gx : (bx + (i >> 1) * gx) * 2 + (i & 1);
 }
 
-template <int kDtype, int kD>
+template <int kDtype, int kD, int kBN>
 __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const __grid_constant__ fc_sm90_args args) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
+    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
     extern __shared__ unsigned char fc_sm90_smem_raw[];
-    fc_sm90_smem<kD> sm = fc_sm90_smem_carve<kD>(fc_sm90_smem_raw);
+    fc_sm90_smem<kD> sm = fc_sm90_smem_carve<kD, kBN>(fc_sm90_smem_raw);
 
     if (threadIdx.x == 0) {
         fc_tma_prefetch_desc(&args.tm_q);
@@ -67,23 +67,23 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         fc_setmaxnreg_dec<FC_SM90_PRODUCER_REGS>();
         if (threadIdx.x == 0) {
             for (int w = fc_sm90_work_item(args, 0), i = 1; w < args.num_work; w = fc_sm90_work_item(args, i++)) {
-                const fc_sm90_block blk = fc_sm90_block_info<kD>(args, w);
-                if (blk.m0 < blk.sq) fc_sm90_producer<kD>(args, sm, blk, q_it, kv_it);
+                const fc_sm90_block blk = fc_sm90_block_info<kBN>(args, w);
+                if (blk.m0 < blk.sq) fc_sm90_producer<kD, kBN>(args, sm, blk, q_it, kv_it);
             }
         }
         if (args.num_splits > 1) { /* one work item per CTA: the same tile as the consumers' */
-            const fc_sm90_block blk = fc_sm90_block_info<kD>(args, blockIdx.x);
+            const fc_sm90_block blk = fc_sm90_block_info<kBN>(args, blockIdx.x);
             if (blk.m0 < blk.sq) fc_sm90_split_producer_sync();
         }
     } else {
         fc_setmaxnreg_inc<FC_SM90_CONSUMER_REGS>();
         const int cwg = wg - 1;
-        if (cwg == 1) fc_sm90_turn_end(cwg); /* consumer 0 takes the first turn */
+        if (cwg == 1) fc_sm90_turn_end<kD>(cwg); /* consumer 0 takes the first turn */
         for (int w = fc_sm90_work_item(args, 0), i = 1; w < args.num_work; w = fc_sm90_work_item(args, i++)) {
-            const fc_sm90_block blk = fc_sm90_block_info<kD>(args, w);
-            if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD>(args, sm, blk, cwg, q_it, kv_it);
+            const fc_sm90_block blk = fc_sm90_block_info<kBN>(args, w);
+            if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD, kBN>(args, sm, blk, cwg, q_it, kv_it);
         }
-        if (cwg == 0) fc_sm90_turn_begin(cwg); /* absorbs consumer 1's last hand-over */
+        if (cwg == 0) fc_sm90_turn_begin<kD>(cwg); /* absorbs consumer 1's last hand-over */
     }
 }
 

@@ -52,8 +52,8 @@ static bool fc_sm90_encode(CUtensorMap *map, int dtype, const void *base, int he
 }
 
 /* Fills args for p. Returns false when TMA cannot describe the layout (the caller falls back). */
-template <int kD> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90_args *a) {
-    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+template <int kBN> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90_args *a) {
+    constexpr int BN = kBN;
     const bool varlen = p->cu_seqlens_q != nullptr;
     const int64_t rq = varlen ? p->total_q : p->seqlen_q, rk = varlen ? p->total_k : p->seqlen_k;
     const int nb = varlen ? 1 : p->batch;
@@ -94,23 +94,24 @@ extern "C" int fc_sm90_dev_pdl;    /* 0: launch without programmatic dependent l
 #endif
 
 /* Split-KV: when the tiles fill at most half of the SMs, give each tile's key blocks to
- * s = min(SMs / tiles, key blocks / 2, FC_SM90_MAX_SPLITS) CTAs of one cluster, and fewer while the
+ * s = min(SMs / tiles, key blocks / 4, FC_SM90_MAX_SPLITS) CTAs of one cluster, and fewer while the
  * tiles' clusters of s would not all fit at once (fit[s]: clusters of s that fit). Each share keeps
- * at least two key blocks: run 5 measured one-block shares slower than no split (seed S=256, 2
- * blocks: 7.97 us split in 2, 6.60 unsplit); S=1024 (8 blocks, 2 splits) gained 13.3 -> 11.75 us. */
+ * at least four key blocks: shorter shares lost to the unsplit kernel (seed, graph replay: S=256 in
+ * 2 shares of 1 block 7.97 us vs 6.60, run 5; S=512 in 2 shares of 2 blocks 8.69 vs 8.12, run 6),
+ * longer ones won (S=1024, 2 shares of 4 blocks: 11.23 vs 12.53 us, run 6). */
 static int fc_sm90_num_splits(int64_t tiles, int64_t n_blocks, int sms, const int *fit) {
     if (tiles <= 0 || tiles * 2 > sms) return 1;
     int64_t s = sms / tiles;
-    if (s > n_blocks / 2) s = n_blocks / 2;
+    if (s > n_blocks / 4) s = n_blocks / 4;
     if (s > FC_SM90_MAX_SPLITS) s = FC_SM90_MAX_SPLITS;
     while (s >= 2 && fit[s] < tiles) --s;
     return s >= 2 ? (int)s : 1;
 }
 
-/* Runs instance <kDtype, kD>. Returns FC_ERROR_NOT_SUPPORTED (nothing launched, no error recorded)
+/* Runs instance <kDtype, kD, kBN>. Returns FC_ERROR_NOT_SUPPORTED (nothing launched, no error recorded)
  * when the tensor maps cannot be built, so the dispatcher can fall back. */
-template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *p, cudaStream_t stream) {
-    constexpr int kSmem = fc_sm90_smem_bytes(kD);
+template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd_params *p, cudaStream_t stream) {
+    constexpr int kSmem = fc_sm90_smem_bytes(kD, kBN);
     /* Tensor maps cost a few microseconds to encode; reuse them while the same call recurs. */
     struct cache_t {
         bool valid;
@@ -121,14 +122,14 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
     if (p->device_ordinal < 0 || p->device_ordinal >= FC_SM90_MAX_DEVICES) return FC_ERROR_NOT_SUPPORTED;
     if (!cache.valid || memcmp(&cache.key, p, sizeof *p) != 0) {
         cache.valid = false;
-        if (!fc_sm90_make_args<kD>(p, &cache.args)) return FC_ERROR_NOT_SUPPORTED;
+        if (!fc_sm90_make_args<kBN>(p, &cache.args)) return FC_ERROR_NOT_SUPPORTED;
         cache.key = *p;
         cache.valid = true;
     }
     /* The shared-memory opt-in is per device: once per (instance, device). Benign race. */
     static bool smem_set[FC_SM90_MAX_DEVICES];
     if (!smem_set[p->device_ordinal]) {
-        const cudaError_t attr_err = cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD>,
+        const cudaError_t attr_err = cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD, kBN>,
                                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
         if (attr_err != cudaSuccess)
             return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d): cudaFuncSetAttribute: %s", kD,
@@ -164,7 +165,7 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
             cfg.attrs = &at;
             cfg.numAttrs = 1;
             int n = 0;
-            if (cudaOccupancyMaxActiveClusters(&n, fc_sm90_fwd_kernel<kDtype, kD>, &cfg) != cudaSuccess) {
+            if (cudaOccupancyMaxActiveClusters(&n, fc_sm90_fwd_kernel<kDtype, kD, kBN>, &cfg) != cudaSuccess) {
                 (void)cudaGetLastError();
                 n = 0;
             }
@@ -174,7 +175,7 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
     }
     const int64_t tiles = (int64_t)cache.args.num_tiles;
     const int sms = sm_count[p->device_ordinal];
-    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+    constexpr int BN = kBN;
     const int *fit = max_clusters[p->device_ordinal];
     int splits = fc_sm90_num_splits(tiles, ((int64_t)p->seqlen_k + BN - 1) / BN, sms, fit);
 #ifdef FC_SM90_DEV
@@ -186,10 +187,12 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
      * query blocks of a head in pairs (heaviest, lightest), (2nd heaviest, 2nd lightest), ..., so
      * every pair costs about the same and a static round-robin over pairs stays balanced (over
      * single tiles it did not: up to 30% lost on long causal rows, run 3), and the next tile's loads
-     * still run under the current epilogue. Windows and varlen keep one CTA per tile. */
+     * still run under the current epilogue. Windows and varlen keep one CTA per tile, and so do
+     * long sequences, where the hardware's dynamic balance won (run 6 A/B, bf16 causal: S=512 +22%
+     * d64 / +13% d128, S=2k +10%, S=8k +1% d128 / +3% d256, S=16k d128 -5%). */
     const bool equal_tiles = !p->has_window && p->cu_seqlens_q == nullptr;
     bool paired = splits == 1 && p->is_causal && p->window_left < 0 && p->cu_seqlens_q == nullptr &&
-                  tiles > sms;
+                  tiles > sms && cache.args.num_m_blocks <= FC_SM90_PAIRS_MAX_M_BLOCKS;
 #ifdef FC_SM90_DEV
     if (fc_sm90_dev_paired >= 0) paired = paired && fc_sm90_dev_paired;
 #endif
@@ -230,7 +233,7 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
     cfg.stream = stream;
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)nat;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD>, a);
+    cudaError_t e = cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD, kBN>, a);
     if (e == cudaSuccess) e = cudaGetLastError();
     else (void)cudaGetLastError(); /* clear what cudaLaunchKernelEx recorded */
     if (e != cudaSuccess)
@@ -238,7 +241,13 @@ template <int kDtype, int kD> static fc_status fc_sm90_run(const fc_fwd_params *
     return FC_SUCCESS;
 }
 
-#define FC_SM90_DEFINE_INSTANCE(DT, NAME, D) \
-    fc_status fc_sm90_fwd_##NAME##_d##D(const fc_fwd_params *p, cudaStream_t stream) { return fc_sm90_run<DT, D>(p, stream); }
+#define FC_SM90_DEFINE_INSTANCE(DT, NAME, D)                                        \
+    fc_status fc_sm90_fwd_##NAME##_d##D(const fc_fwd_params *p, cudaStream_t stream) { \
+        return fc_sm90_run<DT, D, fc_sm90_tile_for(D).block_n>(p, stream);           \
+    }
+#define FC_SM90_DEFINE_WIDE_INSTANCE(DT, NAME, D)                                        \
+    fc_status fc_sm90_fwd_##NAME##_d##D##_wide(const fc_fwd_params *p, cudaStream_t stream) { \
+        return fc_sm90_run<DT, D, FC_SM90_WIDE_BLOCK_N>(p, stream);                       \
+    }
 
 #endif

@@ -45,8 +45,8 @@ template <int kD> struct fc_sm90_smem {
     uint64_t *full_k, *full_v, *empty_k, *empty_v;
 };
 
-template <int kD> static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned char *raw) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
+template <int kD, int kBN> static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned char *raw) {
+    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
     fc_sm90_smem<kD> s;
     unsigned char *base = (unsigned char *)(((uintptr_t)raw + 1023) & ~(uintptr_t)1023);
     s.q = base;
@@ -81,9 +81,9 @@ typedef struct fc_sm90_block {
  * Within a head: the last (heaviest under a causal mask) query block first; with chunk 2 (causal
  * pairs) slots 2j, 2j+1 are query blocks nm-1-j and j, so each pair costs about the same; a slot past
  * the last pair's end (odd nm) is empty (m0 beyond any sequence). */
-template <int kD>
+template <int kBN>
 static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90_args &a, int work) {
-    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+    constexpr int BN = kBN;
     const fc_fwd_params &p = a.p;
     fc_sm90_block k;
     const int slot = work / a.num_splits, split = work - slot * a.num_splits;
@@ -124,10 +124,10 @@ static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90
 /* ------------------------------------------------------------------------------------------------
  * Producer: one thread.
  * ---------------------------------------------------------------------------------------------- */
-template <int kD>
+template <int kD, int kBN>
 static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                         const fc_sm90_block &blk, int &q_it, int &kv_it) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
+    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
     constexpr int BN = T.block_n;
     constexpr int kChunks = kD / FC_SM90_CHUNK;
     if (blk.nb_max <= blk.nb_min) return;
@@ -167,10 +167,9 @@ static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, c
 
 /* S = Q K^T for this warpgroup's 64 rows and the K tile at k_tile (both K-major, 128-byte swizzle).
  * A k-step of 16 columns advances 32 bytes inside a 128-byte row; every 4 steps move to the next chunk. */
-template <int kDtype, int kD>
-static __device__ __forceinline__ void fc_sm90_issue_qk(float (&s)[fc_sm90_tile_for(kD).block_n / 2],
-                                                        uint32_t q_wg, uint32_t k_tile) {
-    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+template <int kDtype, int kD, int kBN>
+static __device__ __forceinline__ void fc_sm90_issue_qk(float (&s)[kBN / 2], uint32_t q_wg, uint32_t k_tile) {
+    constexpr int BN = kBN;
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk) {
         const uint32_t ch = kk / 4, w = kk % 4;
@@ -185,11 +184,10 @@ static __device__ __forceinline__ void fc_sm90_issue_qk(float (&s)[fc_sm90_tile_
 
 /* O += P V: V tile [block_n keys][kD] is MN-major for this product; a k-step of 16 keys is 16 rows
  * (2048 bytes); the 64-column chunks of the head dim are lbo = block_n*128 bytes apart. */
-template <int kDtype, int kD>
-static __device__ __forceinline__ void fc_sm90_issue_pv(float (&o)[kD / 2],
-                                                        const uint32_t (&P)[fc_sm90_tile_for(kD).block_n / 4],
+template <int kDtype, int kD, int kBN>
+static __device__ __forceinline__ void fc_sm90_issue_pv(float (&o)[kD / 2], const uint32_t (&P)[kBN / 4],
                                                         uint32_t v_tile) {
-    constexpr int BN = fc_sm90_tile_for(kD).block_n;
+    constexpr int BN = kBN;
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
         const uint64_t db = fc_gmma_desc(v_tile + kk * 16 * 128, BN * 128, 1024);
@@ -205,7 +203,7 @@ template <int kDtype, int kD>
 static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
                                                         const float (&o)[kD / 2], const float (&m)[2],
                                                         const float (&l)[2]);
-template <int kD>
+template <int kD, int kBN>
 static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                              float (&o)[kD / 2], float (&m)[2], float (&l)[2]);
 
@@ -213,17 +211,17 @@ static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args 
  * and hands the turn over right after, so the tensor cores run one warpgroup's products while the
  * other one does its softmax. Both warpgroups take the same number of turns per tile (one per key
  * block + 1); consumer 1 grants consumer 0 the first turn, consumer 0 absorbs the last hand-over. */
-static __device__ __forceinline__ void fc_sm90_turn_begin(int cwg) {
-    if constexpr (FC_SM90_PINGPONG) fc_named_bar_sync(FC_SM90_BAR_PINGPONG + cwg, 2 * 128);
+template <int kD> static __device__ __forceinline__ void fc_sm90_turn_begin(int cwg) {
+    if constexpr (fc_sm90_pingpong(kD)) fc_named_bar_sync(FC_SM90_BAR_PINGPONG + cwg, 2 * 128);
 }
-static __device__ __forceinline__ void fc_sm90_turn_end(int cwg) {
-    if constexpr (FC_SM90_PINGPONG) fc_named_bar_arrive(FC_SM90_BAR_PINGPONG + (cwg ^ 1), 2 * 128);
+template <int kD> static __device__ __forceinline__ void fc_sm90_turn_end(int cwg) {
+    if constexpr (fc_sm90_pingpong(kD)) fc_named_bar_arrive(FC_SM90_BAR_PINGPONG + (cwg ^ 1), 2 * 128);
 }
 
-template <int kDtype, int kD>
+template <int kDtype, int kD, int kBN>
 static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                         const fc_sm90_block &blk, int cwg, int &q_it, int &kv_it) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_for(kD);
+    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
     constexpr int BN = T.block_n;
     constexpr int kTileBytes = BN * kD * 2;
     const fc_fwd_params &p = a.p;
@@ -264,12 +262,12 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
         {
             float s[BN / 2];
             fc_mbar_wait(&sm.full_k[it % T.stages], (it / T.stages) & 1);
-            fc_sm90_turn_begin(cwg);
+            fc_sm90_turn_begin<kD>(cwg);
             fc_reg_fence(s);
             fc_wgmma_fence();
-            fc_sm90_issue_qk<kDtype, kD>(s, q_wg, k_base + (it % T.stages) * kTileBytes);
+            fc_sm90_issue_qk<kDtype, kD, kBN>(s, q_wg, k_base + (it % T.stages) * kTileBytes);
             fc_wgmma_commit();
-            fc_sm90_turn_end(cwg);
+            fc_sm90_turn_end<kD>(cwg);
             fc_wgmma_wait<0>();
             fc_reg_fence(s);
             fc_warp_arrive(&sm.empty_k[it % T.stages]);
@@ -286,16 +284,16 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             float s[BN / 2];
             fc_mbar_wait(&sm.full_k[st], ph);
             fc_mbar_wait(&sm.full_v[st_prev], ph_prev); /* before the fence: no branch inside an issue group */
-            fc_sm90_turn_begin(cwg);
+            fc_sm90_turn_begin<kD>(cwg);
             fc_reg_fence(s);
             fc_reg_fence(o);
             fc_reg_fence(P);
             fc_wgmma_fence();
-            fc_sm90_issue_qk<kDtype, kD>(s, q_wg, k_base + st * kTileBytes);
+            fc_sm90_issue_qk<kDtype, kD, kBN>(s, q_wg, k_base + st * kTileBytes);
             fc_wgmma_commit();
-            fc_sm90_issue_pv<kDtype, kD>(o, P, v_base + st_prev * kTileBytes);
+            fc_sm90_issue_pv<kDtype, kD, kBN>(o, P, v_base + st_prev * kTileBytes);
             fc_wgmma_commit();
-            fc_sm90_turn_end(cwg);
+            fc_sm90_turn_end<kD>(cwg);
             fc_wgmma_wait<1>(); /* S done; P V may still run under the softmax below */
             fc_reg_fence(s);
             fc_warp_arrive(&sm.empty_k[st]);
@@ -317,13 +315,13 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             const int st = it % T.stages;
             const uint32_t ph = (it / T.stages) & 1;
             fc_mbar_wait(&sm.full_v[st], ph);
-            fc_sm90_turn_begin(cwg);
+            fc_sm90_turn_begin<kD>(cwg);
             fc_reg_fence(o);
             fc_reg_fence(P);
             fc_wgmma_fence();
-            fc_sm90_issue_pv<kDtype, kD>(o, P, v_base + st * kTileBytes);
+            fc_sm90_issue_pv<kDtype, kD, kBN>(o, P, v_base + st * kTileBytes);
             fc_wgmma_commit();
-            fc_sm90_turn_end(cwg);
+            fc_sm90_turn_end<kD>(cwg);
             fc_wgmma_wait<0>();
             fc_reg_fence(o);
             fc_warp_arrive(&sm.empty_v[st]);
@@ -333,7 +331,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
     }
     l[0] = fc_quad_sum(l[0]); /* full row sums (m is already the same on the 4 lanes of a row) */
     l[1] = fc_quad_sum(l[1]);
-    if (a.num_splits > 1 && !fc_sm90_split_combine<kD>(a, sm, o, m, l)) return;
+    if (a.num_splits > 1 && !fc_sm90_split_combine<kD, kBN>(a, sm, o, m, l)) return;
     fc_sm90_epilogue<kDtype, kD>(a, blk, cwg, o, m, l);
 }
 
@@ -346,10 +344,10 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
  * Returns true on rank 0, which then writes the tile. Cluster barriers: (1) partials parked,
  * (2) rank 0 done reading; the producer warpgroup takes part in both (fc_sm90_split_producer_sync).
  * ---------------------------------------------------------------------------------------------- */
-template <int kD>
+template <int kD, int kBN>
 static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                              float (&o)[kD / 2], float (&m)[2], float (&l)[2]) {
-    static_assert(kD * 128 * 2 * 2 <= 2 * fc_sm90_tile_for(kD).stages * fc_sm90_tile_for(kD).block_n * kD * 2,
+    static_assert(kD * 128 * 2 * 2 <= 2 * fc_sm90_tile_of(kD, kBN).stages * kBN * kD * 2,
                   "split partials must fit in the K/V ring");
     const unsigned rank = cuda::ptx::get_sreg_cluster_ctarank();
     const int t = threadIdx.x - 128; /* consumer thread 0..255 */
@@ -364,27 +362,41 @@ static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args 
     fc_cluster_arrive();
     fc_cluster_wait();
     if (rank == 0) {
+        /* Pass 1: the row max over all ranks; then rescale this rank's own (O, l) to it. */
+        float mx[2] = {m[0], m[1]};
+#pragma unroll 1
         for (unsigned r = 1; r < (unsigned)a.num_splits; ++r) {
-            const float4 *rpart = (const float4 *)__cluster_map_shared_rank(part, r);
             const float4 rml = ((const float4 *)__cluster_map_shared_rank(ml, r))[t];
-            const float rm[2] = {rml.x, rml.y}, rl[2] = {rml.z, rml.w};
-            float wa[2], wb[2];
+            mx[0] = fmaxf(mx[0], rml.x);
+            mx[1] = fmaxf(mx[1], rml.y);
+        }
+        const float mu[2] = {fc_safe_max(mx[0] * a.c_log2), fc_safe_max(mx[1] * a.c_log2)};
 #pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                const float mx = fmaxf(m[i], rm[i]);
-                const float mu = fc_safe_max(mx * a.c_log2);
-                wa[i] = fc_ex2(m[i] * a.c_log2 - mu);
-                wb[i] = fc_ex2(rm[i] * a.c_log2 - mu);
-                l[i] = l[i] * wa[i] + rl[i] * wb[i];
-                m[i] = mx;
+        for (int i = 0; i < 2; ++i) {
+            const float w = fc_ex2(m[i] * a.c_log2 - mu[i]);
+            l[i] *= w;
+#pragma unroll
+            for (int c = 0; c < kD / 8; ++c) {
+                o[4 * c + 2 * i] *= w;
+                o[4 * c + 2 * i + 1] *= w;
             }
+            m[i] = mx[i];
+        }
+        /* Pass 2: add the other ranks' (O, l), each weighted by exp2(its max - the row max). */
+#pragma unroll 1
+        for (unsigned r = 1; r < (unsigned)a.num_splits; ++r) {
+            const float4 rml = ((const float4 *)__cluster_map_shared_rank(ml, r))[t];
+            const float w0 = fc_ex2(rml.x * a.c_log2 - mu[0]), w1 = fc_ex2(rml.y * a.c_log2 - mu[1]);
+            l[0] += rml.z * w0;
+            l[1] += rml.w * w1;
+            const float4 *rpart = (const float4 *)__cluster_map_shared_rank(part, r);
 #pragma unroll
             for (int j = 0; j < kD / 8; ++j) {
                 const float4 v = rpart[j * 256 + t];
-                o[4 * j + 0] = o[4 * j + 0] * wa[0] + v.x * wb[0];
-                o[4 * j + 1] = o[4 * j + 1] * wa[0] + v.y * wb[0];
-                o[4 * j + 2] = o[4 * j + 2] * wa[1] + v.z * wb[1];
-                o[4 * j + 3] = o[4 * j + 3] * wa[1] + v.w * wb[1];
+                o[4 * j + 0] += v.x * w0;
+                o[4 * j + 1] += v.y * w0;
+                o[4 * j + 2] += v.z * w1;
+                o[4 * j + 3] += v.w * w1;
             }
         }
     }

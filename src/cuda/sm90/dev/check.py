@@ -15,6 +15,7 @@ def load(path):
     l.fcdev_set_splits.argtypes = [ctypes.c_int]
     l.fcdev_set_paired.argtypes = [ctypes.c_int]
     l.fcdev_set_pdl.argtypes = [ctypes.c_int]
+    l.fcdev_set_wide.argtypes = [ctypes.c_int]
     return l
 
 
@@ -92,7 +93,7 @@ def ref_one(q, k, v, causal, wl, wr, softcap, scale, lowp):
 
 
 def check(name, B, Sq, Sk, Hq, Hk, D, dtype, causal=False, wl=-1, wr=-1, softcap=0.0, varlen=False, noncontig=False,
-          scale=0.0):
+          scale=0.0, L=None):
     dev = "cuda"
     if varlen:
         lq = [max(1, Sq - random.randint(0, Sq // 2)) for _ in range(B)]
@@ -105,7 +106,7 @@ def check(name, B, Sq, Sk, Hq, Hk, D, dtype, causal=False, wl=-1, wr=-1, softcap
         v = torch.randn(sum(lk), Hk, D, device=dev).to(dtype)
         o = torch.full_like(q, float("nan"))
         lse = torch.full((Hq, sum(lq)), float("nan"), device=dev)
-        fc(q, k, v, o, lse, causal, wl, wr, softcap, scale, cu_q, cu_k, max(lq), max(lk))
+        fc(q, k, v, o, lse, causal, wl, wr, softcap, scale, cu_q, cu_k, max(lq), max(lk), L=L)
         seqs = [(q[cu_q[b]:cu_q[b + 1]], k[cu_k[b]:cu_k[b + 1]], v[cu_k[b]:cu_k[b + 1]], o[cu_q[b]:cu_q[b + 1]],
                  lse[:, cu_q[b]:cu_q[b + 1]]) for b in range(B)]
     else:
@@ -119,7 +120,7 @@ def check(name, B, Sq, Sk, Hq, Hk, D, dtype, causal=False, wl=-1, wr=-1, softcap
             v = torch.randn(B, Sk, Hk, D, device=dev).to(dtype)
         o = torch.full((B, Sq, Hq, D), float("nan"), device=dev).to(dtype)
         lse = torch.full((B, Hq, Sq), float("nan"), device=dev)
-        fc(q, k, v, o, lse, causal, wl, wr, softcap, scale)
+        fc(q, k, v, o, lse, causal, wl, wr, softcap, scale, L=L)
         seqs = [(q[b], k[b], v[b], o[b], lse[b]) for b in range(B)]
     torch.cuda.synchronize()
     err = err_lp = lse_err = 0.0
@@ -143,16 +144,17 @@ def check(name, B, Sq, Sk, Hq, Hk, D, dtype, causal=False, wl=-1, wr=-1, softcap
     return ok
 
 
-def run_checks(splits):
+def run_checks(splits, L=None, dims=(64, 96, 128, 192, 256, 32), tag=""):
     """splits: 0 = the library's split-KV heuristic, 1 = never split, n = force n (capped at 4)."""
-    lib.fcdev_set_splits(splits)
+    L = L or lib
+    L.fcdev_set_splits(splits)
     random.seed(splits)
     torch.manual_seed(splits)
     fails = 0
-    print("-- checks with splits = %s" % (splits or "auto"))
+    print("-- checks with splits = %s %s" % (splits or "auto", tag))
     for dtype in (torch.bfloat16, torch.float16):
         dn = "bf16" if dtype == torch.bfloat16 else "f16"
-        for D in (64, 96, 128, 192, 256, 32):
+        for D in dims:
             cases = [
                 ("B2 S128 H2", dict(B=2, Sq=128, Sk=128, Hq=2, Hk=2)),
                 ("B1 Sq1 Sk1", dict(B=1, Sq=1, Sk=1, Hq=1, Hk=1)),
@@ -166,10 +168,11 @@ def run_checks(splits):
             if D in (32, 192):
                 cases = cases[:4]
             for nm, kw in cases:
-                fails += not check("%s d%d %s" % (dn, D, nm), D=D, dtype=dtype, **kw)
+                fails += not check("%s d%d %s" % (dn, D, nm), D=D, dtype=dtype, L=L, **kw)
     # the fa-sweep and seed shapes themselves (one dtype each, short to check in float64)
-    if splits in (0, 1):
-        for (B, H, S, D, c) in ((1, 8, 512, 64, 0), (1, 8, 1024, 64, 1), (2, 4, 1024, 128, 1), (1, 2, 2048, 256, 0)):
+    if splits in (0, 1) and L is lib:
+        for (B, H, S, D, c) in ((1, 8, 512, 64, 0), (1, 8, 1024, 64, 1), (2, 4, 1024, 128, 1), (1, 2, 2048, 256, 0),
+                                (1, 2, 4224, 128, 0)):
             fails += not check("f16 seed/sweep B%d H%d S%d D%d c%d" % (B, H, S, D, c), B=B, Sq=S, Sk=S, Hq=H, Hk=H,
                                D=D, dtype=torch.float16, causal=bool(c))
         # causal with more tiles than SMs: persistent query-block pairs (odd count: an empty slot)
@@ -178,7 +181,12 @@ def run_checks(splits):
                                            (1, 1500, 1400, 16, 16, 256)):
                 fails += not check("%s causal pairs B%d Sq%d Sk%d H%d/%d D%d" % (dtype, B, Sq, Sk, Hq, Hk, D), B=B,
                                    Sq=Sq, Sk=Sk, Hq=Hq, Hk=Hk, D=D, dtype=dtype, causal=True)
-    print("CHECKS(splits=%s): %d failures" % (splits or "auto", fails))
+            # wide key blocks (non-causal, Sk >= 4096), with and without the split (Sq 333: 6 tiles)
+            for (B, Sq, Sk, Hq, Hk, D) in ((1, 333, 5000, 2, 1, 96), (2, 1100, 4500, 8, 2, 128)):
+                fails += not check("%s wide B%d Sq%d Sk%d H%d/%d D%d" % (dtype, B, Sq, Sk, Hq, Hk, D), B=B, Sq=Sq,
+                                   Sk=Sk, Hq=Hq, Hk=Hk, D=D, dtype=dtype)
+    print("CHECKS(splits=%s%s): %d failures" % (splits or "auto", tag, fails))
+    L.fcdev_set_splits(0)
     return fails
 
 
@@ -279,14 +287,16 @@ def run_ablation():
                 r.append(flops / bench(lambda: fc(q, k, v, o, None, causal=bool(causal), L=L)) / 1e9)
                 L.fcdev_set_paired(-1)
                 L.fcdev_set_pdl(1)
+                L.fcdev_set_wide(-1)
             print("| %d,%d,%d,%d,%d | %s |" % (B, H, S, D, causal, " | ".join("%.0f" % x for x in r)), flush=True)
 
     nothing = lambda L: None
-    rows(((2, 16, 8192, 128, 0), (8, 32, 2048, 64, 0), (2, 8, 8192, 256, 0)), "pingpong",
+    rows(((2, 16, 8192, 128, 0), (8, 32, 2048, 64, 0), (2, 32, 8192, 64, 1)), "pingpong",
          (("on", lib, nothing), ("off", lib_nopp, nothing)))
-    rows(((32, 32, 512, 64, 1), (32, 16, 512, 128, 1), (8, 32, 2048, 64, 1), (8, 16, 2048, 128, 1),
-          (2, 16, 8192, 128, 1), (1, 16, 16384, 128, 1), (2, 8, 8192, 256, 1), (8, 8, 2048, 256, 1)), "causal pairs",
-         (("pairs", lib, nothing), ("1 CTA/tile", lib, lambda L: L.fcdev_set_paired(0))))
+    rows(((8, 16, 2048, 128, 0), (2, 16, 8192, 128, 0), (1, 16, 16384, 128, 0)), "hdim128 block_n",
+         (("default", lib, nothing), ("128 keys", lib, lambda L: L.fcdev_set_wide(0))))
+    rows(((32, 32, 512, 64, 1), (8, 16, 2048, 128, 1), (2, 8, 8192, 256, 1)), "causal pairs",
+         (("default", lib, nothing), ("1 CTA/tile", lib, lambda L: L.fcdev_set_paired(0))))
     print("| seed S (f16, graph, us) | default | no split | no PDL | no split, no PDL | no pingpong |")
     print("|---|---|---|---|---|---|")
     for S in (256, 512, 1024):

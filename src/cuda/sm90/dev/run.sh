@@ -5,16 +5,17 @@ set -o pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p $OUT; BD=/tmp/fcb; mkdir -p $BD
 NV="nvcc -gencode=arch=compute_90a,code=sm_90a -DFC_SM90_DEV -std=c++17 -O3 -Xptxas=-v -Xcompiler=-fPIC --expt-relaxed-constexpr -lineinfo -I include -I src"
 t0=$(date +%s); nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv,noheader
-# the library, and the same sources with ping-pong compiled out (nopp/) for the same-process A/B
+# the library, and the same sources with ping-pong compiled out (nopp/), for the same-process A/B
 build() { # $1 = object dir, $2 = extra nvcc flags
   mkdir -p $1
   ls src/cuda/instances/sm90_*.cu src/cuda/sm90/dev/fcdev.cu | \
     xargs -P8 -I{} sh -c "$NV $2 -c {} -o $1/\$(basename {} .cu).o 2> $1/\$(basename {} .cu).ptxas"
 }
 build $BD "" & build $BD/nopp "-DFC_SM90_PINGPONG=0" & wait
-[ $(ls $BD/*.o $BD/nopp/*.o | wc -l) = 20 ] || { cat $BD/*.ptxas $BD/nopp/*.ptxas; exit 1; }
+[ $(ls $BD/*.o $BD/nopp/*.o | wc -l) = 24 ] || { cat $BD/*.ptxas $BD/nopp/*.ptxas; exit 1; }
 nvcc -shared -o $BD/libfcdev.so $BD/*.o -lcudart || exit 1
 nvcc -shared -o $BD/libfcdev_nopp.so $BD/nopp/*.o -lcudart || exit 1
+echo "nopp build (ptxas):"; grep -h "spill\|Used" $BD/nopp/*.ptxas | sort | uniq -c
 $NV -o $BD/sanity src/cuda/sm90/dev/sanity.cu $BD/*.o || exit 1
 echo "build: $(( $(date +%s) - t0 )) s"
 cuobjdump -sass $BD/sm90_fwd_bf16_hdim128.o > $OUT/sass_bf16_d128.txt
