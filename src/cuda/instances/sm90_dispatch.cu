@@ -10,7 +10,7 @@
 #include "cuda/sm90/sm90_launch.h"
 
 #ifdef FC_SM90_DEV
-extern "C" int fc_sm90_dev_wide; /* dev harness: 0 never uses the wide instances, -1 the rule below */
+extern "C" int fc_sm90_dev_wide; /* dev harness: 0 never / 1 always the wide instances, -1 the rule */
 #endif
 
 /* 1 when device `ordinal` is compute capability 9.0 (the sm_90a SASS runs only there). */
@@ -53,10 +53,11 @@ extern "C" fc_status fc_sm90_forward(const fc_fwd_params *p, void *stream, int *
     if (!d) return FC_SUCCESS;
     cudaStream_t s = (cudaStream_t)stream;
     fc_status st = FC_ERROR_NOT_SUPPORTED;
-    /* Wide key blocks pay off on long calls without a mask window (sm90_config.h). */
-    int wide = !p->has_window && p->seqlen_k >= FC_SM90_WIDE_MIN_SEQLEN_K;
+    /* Wide key blocks pay off on long calls without a sliding window (sm90_config.h). */
+    int wide = p->window_left < 0 && (p->window_right < 0 || p->is_causal) &&
+               p->seqlen_k >= fc_sm90_wide_min_seqlen_k(d, p->is_causal != 0);
 #ifdef FC_SM90_DEV
-    if (fc_sm90_dev_wide == 0) wide = 0;
+    if (fc_sm90_dev_wide >= 0) wide = fc_sm90_dev_wide;
 #endif
 #define FC_SM90_CASE(DT, NAME, D) \
     if (st == FC_ERROR_NOT_SUPPORTED && wide && p->dtype == DT && d == D) st = fc_sm90_fwd_##NAME##_d##D##_wide(p, s);

@@ -1,4 +1,4 @@
-/* Generated instance: sm90 forward, bf16, head-dim tile 128, wide key block (FC_SM90_WIDE_BLOCK_N). */
+/* Generated instance: sm90 forward, bf16, head-dim tile 128, wide key block (fc_sm90_wide_block_n). */
 #include "cuda/sm90/sm90_instances.h"
 #include "cuda/sm90/sm90_launch_impl.h"
 

@@ -7,7 +7,7 @@ to write by hand. Shapes: m64nNk16, fp32 accumulators, fp16/bf16 operands.
   rs: A from registers (4 x b32 per thread), B from shared memory, MN-major (transposed): O += P V.
 Run: python3 src/cuda/sm90/gen_wgmma.py > src/cuda/sm90/wgmma_ops.h
 """
-SS_N = [64, 96, 128, 176]          # Q K^T: N = block_n of the tile table
+SS_N = [64, 80, 96, 128, 176, 192]          # Q K^T: N = block_n of the tile table
 RS_N = [64, 128, 192, 256]    # P V:   N = padded head dim
 TYPES = [("FC_T_F16", "f16"), ("FC_T_BF16", "bf16")]
 

@@ -52,13 +52,21 @@ static constexpr __host__ __device__ bool fc_sm90_pingpong(int head_dim_pad) {
     return FC_SM90_PINGPONG && head_dim_pad != 256;
 }
 
-/* The tile of an instance: the table's, or a wider key block for the same head dim. Wide tile:
- *  128 x 176 keys (FC_SM90_WIDE_BLOCK_N), 2 stages: 32 KB Q + 2 x 2 x 44 KB = 208 KB; S 88 + P 44 +
- *  O 64 registers per consumer thread, 0 spills. 27% fewer per-block fixed costs (barrier waits, row
- *  max/sum shuffles, O rescale): run 7 A/B, bf16 non-causal, +4% at S=8k and 16k, flat at 2k, -2%
- *  at 512; causal -21% at 512 (diagonal blocks mostly masked), so only long non-causal calls use it. */
-#define FC_SM90_WIDE_BLOCK_N 176
-#define FC_SM90_WIDE_MIN_SEQLEN_K 4096
+/* The tile of an instance: the table's, or a wider key block for the same head dim (fewer
+ * per-block fixed costs: barrier waits, row max/sum shuffles, O rescale), all 0 spills:
+ *  64:  192 keys, 3 stages: 16 KB Q + 3 x 2 x 24 KB = 160 KB; S 96 + P 48 + O 32 registers.
+ *  128: 176 keys, 2 stages: 32 KB Q + 2 x 2 x 44 KB = 208 KB; S 88 + P 44 + O 64.
+ *  256:  80 keys, 2 stages: 64 KB Q + 2 x 2 x 40 KB = 224 KB; S 40 + P 20 + O 128.
+ * Same-process A/B (bf16, runs 7-9): 128 non-causal +4/+5% at S=8k/16k in runs 7-8 (flat in run 9),
+ * 256 +12% / +7% non-causal S=8k/16k and +10% causal S=16k, 64 +3% at S=16k but -2..3% at 2k/8k;
+ * every width loses on short causal rows (128 at S=512: -21%, the diagonal block mostly masked). */
+static constexpr __host__ __device__ int fc_sm90_wide_block_n(int head_dim_pad) {
+    return head_dim_pad == 64 ? 192 : head_dim_pad == 128 ? 176 : head_dim_pad == 256 ? 80 : 0;
+}
+/* Shortest seqlen_k that takes the wide tile (no sliding window; causal needs longer keys). */
+static constexpr __host__ __device__ int fc_sm90_wide_min_seqlen_k(int head_dim_pad, bool causal) {
+    return head_dim_pad == 64 ? 16384 : causal ? 8192 : 4096;
+}
 static constexpr __host__ __device__ fc_sm90_tile fc_sm90_tile_of(int head_dim_pad, int block_n) {
     return fc_sm90_tile{head_dim_pad, block_n, fc_sm90_tile_for(head_dim_pad).stages};
 }
@@ -82,8 +90,11 @@ static_assert(fc_sm90_smem_bytes(64) <= FC_SM90_SMEM_MAX, "hdim 64 tile exceeds 
 static_assert(fc_sm90_smem_bytes(128) <= FC_SM90_SMEM_MAX, "hdim 128 tile exceeds shared memory");
 static_assert(fc_sm90_smem_bytes(192) <= FC_SM90_SMEM_MAX, "hdim 192 tile exceeds shared memory");
 static_assert(fc_sm90_smem_bytes(256) <= FC_SM90_SMEM_MAX, "hdim 256 tile exceeds shared memory");
-static_assert(fc_sm90_smem_bytes(128, FC_SM90_WIDE_BLOCK_N) <= FC_SM90_SMEM_MAX, "wide hdim 128 tile exceeds shared memory");
-static_assert(FC_SM90_WIDE_BLOCK_N % 16 == 0, "block_n must be a multiple of the wgmma K step (16)");
+static_assert(fc_sm90_smem_bytes(64, fc_sm90_wide_block_n(64)) <= FC_SM90_SMEM_MAX, "wide hdim 64 tile exceeds shared memory");
+static_assert(fc_sm90_smem_bytes(128, fc_sm90_wide_block_n(128)) <= FC_SM90_SMEM_MAX, "wide hdim 128 tile exceeds shared memory");
+static_assert(fc_sm90_smem_bytes(256, fc_sm90_wide_block_n(256)) <= FC_SM90_SMEM_MAX, "wide hdim 256 tile exceeds shared memory");
+static_assert(fc_sm90_wide_block_n(64) % 16 == 0 && fc_sm90_wide_block_n(128) % 16 == 0 &&
+              fc_sm90_wide_block_n(256) % 16 == 0, "block_n must be a multiple of the wgmma K step (16)");
 static_assert(fc_sm90_tile_for(192).block_n % 16 == 0 && fc_sm90_tile_for(256).block_n % 16 == 0,
               "block_n must be a multiple of the wgmma K step (16)");
 static_assert(2 * 128 * FC_SM90_CONSUMER_REGS + 128 * FC_SM90_PRODUCER_REGS <= 65536, "register split");

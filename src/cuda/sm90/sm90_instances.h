@@ -12,8 +12,10 @@
     X(FC_T_F16, f16, 64) X(FC_T_F16, f16, 128) X(FC_T_F16, f16, 192) X(FC_T_F16, f16, 256) \
     X(FC_T_BF16, bf16, 64) X(FC_T_BF16, bf16, 128) X(FC_T_BF16, bf16, 192) X(FC_T_BF16, bf16, 256)
 
-/* Wide-key-block instances (FC_SM90_WIDE_BLOCK_N keys, sm90_config.h): X(dtype enum, name, head dim) */
-#define FC_SM90_WIDE_INSTANCE_LIST(X) X(FC_T_F16, f16, 128) X(FC_T_BF16, bf16, 128)
+/* Wide-key-block instances (fc_sm90_wide_block_n keys, sm90_config.h): X(dtype enum, name, head dim) */
+#define FC_SM90_WIDE_INSTANCE_LIST(X) \
+    X(FC_T_F16, f16, 64) X(FC_T_F16, f16, 128) X(FC_T_F16, f16, 256) \
+    X(FC_T_BF16, bf16, 64) X(FC_T_BF16, bf16, 128) X(FC_T_BF16, bf16, 256)
 
 #define FC_SM90_DECLARE(DT, NAME, D) fc_status fc_sm90_fwd_##NAME##_d##D(const fc_fwd_params *p, cudaStream_t stream);
 FC_SM90_INSTANCE_LIST(FC_SM90_DECLARE)

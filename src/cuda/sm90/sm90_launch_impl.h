@@ -247,7 +247,7 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     }
 #define FC_SM90_DEFINE_WIDE_INSTANCE(DT, NAME, D)                                        \
     fc_status fc_sm90_fwd_##NAME##_d##D##_wide(const fc_fwd_params *p, cudaStream_t stream) { \
-        return fc_sm90_run<DT, D, FC_SM90_WIDE_BLOCK_N>(p, stream);                       \
+        return fc_sm90_run<DT, D, fc_sm90_wide_block_n(D)>(p, stream);                       \
     }
 
 #endif

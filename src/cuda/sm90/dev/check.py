@@ -293,8 +293,10 @@ def run_ablation():
     nothing = lambda L: None
     rows(((2, 16, 8192, 128, 0), (8, 32, 2048, 64, 0), (2, 32, 8192, 64, 1)), "pingpong",
          (("on", lib, nothing), ("off", lib_nopp, nothing)))
-    rows(((8, 16, 2048, 128, 0), (2, 16, 8192, 128, 0), (1, 16, 16384, 128, 0)), "hdim128 block_n",
-         (("default", lib, nothing), ("128 keys", lib, lambda L: L.fcdev_set_wide(0))))
+    if "--ablate-wide" in sys.argv:
+      rows(tuple((B, 2048 // D, S, D, c) for D in (64, 128, 256) for (B, S, c) in
+                 ((8, 2048, 0), (2, 8192, 0), (1, 16384, 0), (8, 2048, 1), (1, 16384, 1))), "wide key block",
+           (("table block_n", lib, lambda L: L.fcdev_set_wide(0)), ("wide", lib, lambda L: L.fcdev_set_wide(1))))
     rows(((32, 32, 512, 64, 1), (8, 16, 2048, 128, 1), (2, 8, 8192, 256, 1)), "causal pairs",
          (("default", lib, nothing), ("1 CTA/tile", lib, lambda L: L.fcdev_set_paired(0))))
     print("| seed S (f16, graph, us) | default | no split | no PDL | no split, no PDL | no pingpong |")
@@ -328,6 +330,9 @@ if __name__ == "__main__":
         run_prof()
         sys.exit(0)
     f = sum(run_checks(sp) for sp in (0, 1, 3))
+    lib.fcdev_set_wide(1)  # every call on the wide-key-block instances (hdim 64/128/256 tiles)
+    f += run_checks(0, tag=" wide forced")
+    lib.fcdev_set_wide(-1)
     lib.fcdev_set_splits(0)
     print("CHECKS: %d failures" % f)
     if "--no-bench" not in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
