@@ -6,13 +6,15 @@
  *   warpgroups 1, 2  consumers: 64 query rows each; S = Q K^T and O += P V on wgmma, online softmax
  *                    in registers, 240 registers each (setmaxnreg.inc).
  *
- * A tile is one (query block of 128 rows, head, sequence). Equal tiles run on a persistent grid (one
- * CTA per SM, static order); unequal ones (causal, window, varlen) one CTA per tile, heaviest first.
- * When the tiles would leave most SMs idle, each tile's key blocks are split over the CTAs of one
- * cluster, which merge their partial results through distributed shared memory (no workspace, no
- * second launch). Within a tile, key blocks are visited from the last to the first so that the only
- * blocks that need a mask (the boundary ones) come first and the rest run without mask arithmetic.
- * The two consumer warpgroups take turns issuing their wgmma batches (ping-pong, named barriers).
+ * A tile is one (query block of 128 rows, head, sequence). Equal tiles, and causal ones taken in
+ * pairs of equal cost (up to 64 query blocks), run on a persistent grid (one CTA per SM, static
+ * order); other unequal ones (long causal, window, varlen) one CTA per tile, heaviest first. When the
+ * tiles would leave most SMs idle, each tile's key blocks are split over the CTAs of one cluster,
+ * which merge their partial results through distributed shared memory (no workspace, no second
+ * launch). Within a tile, key blocks are visited from the last to the first so that the only blocks
+ * that need a mask (the boundary ones) come first and the rest run without mask arithmetic. The two
+ * consumer warpgroups take turns issuing their wgmma batches (ping-pong, named barriers; not for
+ * the 256 tile). Launches allow programmatic dependent launch: set-up overlaps the previous kernel.
  */
 #ifndef FC_SM90_KERNEL_H
 #define FC_SM90_KERNEL_H
