@@ -609,7 +609,7 @@ static int64_t count_nonfinite(const void *data, fc_dtype dt, int64_t n)
  * masks when the rows are the last ones, or with no mask at all. */
 static int check_rows(const fc_tensor *q, const fc_tensor *k, const fc_tensor *v, const fc_tensor *o,
                       const fc_tensor *lse, const fc_attention_params *prm, int64_t b, int64_t r0, int64_t R,
-                      double *err_out, double *lowp_out)
+                      double *err_out, double *lowp_out, double *lse_err_out, double *lse_lowp_out)
 {
     fc_tensor qs = *q, ks = *k, vs = *v, os = *o, ls = *lse;
     const size_t es = 2;
@@ -640,6 +640,10 @@ static int check_rows(const fc_tensor *q, const fc_tensor *k, const fc_tensor *v
         *err_out = err;
     if (lowp > *lowp_out)
         *lowp_out = lowp;
+    if (lerr > *lse_err_out)
+        *lse_err_out = lerr;
+    if (llow > *lse_lowp_out)
+        *lse_lowp_out = llow;
     free(ref);
     free(low);
     free(rl);
@@ -693,17 +697,18 @@ static int run_large(const char *name, int B, int S, int Hq, int Hkv, int D, fc_
     for (int64_t i = 0; i < l.nelem; ++i)
         bad_l += !isfinite(((float *)l.base)[i]);
     int ok = s == FC_SUCCESS && bad_o == 0 && bad_l == 0;
-    double err = 0, lowp = 0;
+    double err = 0, lowp = 0, lerr = 0, llow = 0;
     for (int i = 0; i < n_check_b && ok; ++i) {
         /* the last rows (valid under causal), and the first rows when unmasked */
-        ok &= check_rows(&q.t, &k.t, &v.t, &o.t, &l.t, &prm, check_b[i], S - rows_checked, rows_checked, &err, &lowp);
+        ok &= check_rows(&q.t, &k.t, &v.t, &o.t, &l.t, &prm, check_b[i], S - rows_checked, rows_checked, &err, &lowp,
+                         &lerr, &llow);
         if (!causal)
-            ok &= check_rows(&q.t, &k.t, &v.t, &o.t, &l.t, &prm, check_b[i], 0, rows_checked, &err, &lowp);
+            ok &= check_rows(&q.t, &k.t, &v.t, &o.t, &l.t, &prm, check_b[i], 0, rows_checked, &err, &lowp, &lerr, &llow);
     }
     printf("%s: B=%d S=%d H=%d/%d D=%d %s%s (%.3g elements in q): status %s, non-finite out %lld lse %lld, "
-           "err %.3g (lowp %.3g) on %d sequences: %s\n",
+           "err %.3g (lowp %.3g), lse err %.3g (lowp %.3g) on %d sequences: %s\n",
            name, B, S, Hq, Hkv, D, dtype_name(dt), causal ? " causal" : "", (double)q.nelem, fc_status_name(s),
-           (long long)bad_o, (long long)bad_l, err, lowp, n_check_b, ok ? "PASS" : "FAIL");
+           (long long)bad_o, (long long)bad_l, err, lowp, lerr, llow, n_check_b, ok ? "PASS" : "FAIL");
     free_view(&q);
     free_view(&k);
     free_view(&v);

@@ -86,11 +86,11 @@ awk -F'\t' '
     gsub(/EEv12fc_sm80_args$/, "", short); gsub(/EEvRK14fc_fwd_params$/, "", short)
     if ($4 + 0 <= 8 && $10 + 0 == 0 && $8 + 0 == 0 && $9 + 0 == 0 && $7 + 0 == 0) { stubs++; next }
     rows++
-    printf "%-24s %-7s %-48s %4s %8s %8s %6s %6s %6s\n", $1, $2, substr(short, 1, 48), $4, $5, $6, $7, $8, $9
+    printf "%-32s %-7s %-48s %4s %8s %8s %6s %6s %6s\n", $1, $2, substr(short, 1, 48), $4, $5, $6, $7, $8, $9
     if ($7 + 0 != 0 || $8 + 0 != 0 || $9 + 0 != 0) { bad++; badlist = badlist "  " $1 " " $2 " " $3 "\n" }
   }
   BEGIN {
-    printf "%-24s %-7s %-48s %4s %8s %8s %6s %6s %6s\n", "object", "arch", "kernel", "regs", "smem", "dynsmem", "stack", "spillS", "spillL"
+    printf "%-32s %-7s %-48s %4s %8s %8s %6s %6s %6s\n", "object", "arch", "kernel", "regs", "smem", "dynsmem", "stack", "spillS", "spillL"
   }
   END {
     printf "%d kernel bodies, %d empty stubs (archs that never launch them)\n", rows, stubs

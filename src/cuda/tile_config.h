@@ -2,24 +2,25 @@
  * Tile shapes of the portable (mma.sync) forward kernel, shared by host and device code.
  *
  * A config is: kM query rows per CTA, kN keys per mainloop step, kWarps warps (each owns
- * kM / kWarps consecutive query rows, i.e. kM / (16 kWarps) m16 tiles), and whether the Q
- * fragments stay in registers for the whole CTA. K and V are always double-buffered (the
- * pipelined mainloop reads K(t+1) and V(t) while K(t+2) and V(t+1) load).
+ * kM / kWarps consecutive query rows, i.e. kM / (16 kWarps) m16 tiles), kStages shared buffers
+ * for K and for V, whether the Q fragments stay in registers, and which mainloop runs:
+ *   two-phase (pipe 0): per step, S = QK^T and softmax, then O += PV; two barriers per step,
+ *     K one buffer ahead of V (kStages = 1 is the interleaved single-buffer scheme).
+ *   pipelined (pipe 1): softmax of tile t+1 overlaps P(t)V(t) in the same warp; one barrier per
+ *     step; loads run kStages - 1 steps ahead. Costs the registers of one more P tile.
  *
- * Reasons behind the numbers (registers per thread are the binding limit; 255 at most):
+ * Reasons behind the numbers (registers per thread are the binding limit; 255 at most), checked
+ * on the H100 (bench/NOTES.md, runs 1-3):
  *  - 32 query rows per warp (two m16 tiles) let every K/V fragment read by ldmatrix feed two
- *    mma's: half the shared-memory traffic of 16 rows per warp. On H100 that traffic, not the
- *    tensor cores, caps a 16-row warp (128 B/clk/SM of shared bandwidth against ~1.5 clk per
- *    m16n8k16). Affordable up to head dim 128.
- *  - The pipelined step keeps O, the packed P of the previous tile and the fp32 S of the next one
- *    live together: O (kMT*kD/2 regs) + P (kMT*kN/4) + S (kMT*kN/2). At hd 128 with two m-tiles
- *    that is 128 + 16 + 32 at kN = 32 (kN = 64 spills); at hd 64, 64 + 32 + 64 at kN = 64 plus
- *    32 registers of Q fragments.
+ *    mma's: half the shared-memory traffic of 16 rows per warp, which caps a 16-row warp on H100
+ *    (128 B/clk/SM of shared bandwidth). Affordable up to head dim 128 with the two-phase loop
+ *    (O 128 + S 64 registers at hd 128, kN = 64); the pipelined loop spills there at kN = 64, and at
+ *    kN = 32 its steps are too short to hide the loads (run 2: 294 vs 377 TFLOP/s).
  *  - head dims 192 and 256 need 96 / 128 accumulator registers for 16 rows already: 16 rows per
- *    warp, 8 warps to keep 128 rows per CTA.
- *  - Shared memory per CTA, Q + 2 x (K + V), must fit the per-block opt-in limit of the arch
+ *    warp, 8 warps for 128 rows per CTA; there the pipelined loop wins (run 2: +10 % at hd 256).
+ *  - Shared memory per CTA, Q + kStages x (K + V), must fit the per-block opt-in limit of the arch
  *    class: 227 KB on sm_90, 163 KB on sm_80, 99 KB on sm_86/sm_89 (which also have only 100 KB
- *    per SM).
+ *    per SM, so one CTA of > 50 KB there runs alone on its SM).
  *  - Q in registers (hd 64 only: 2 m-tiles * 4 k-steps * 4 = 32 registers) saves re-reading Q
  *    from shared memory at every step; at hd 128 it would cost 64 registers we do not have.
  */
@@ -43,7 +44,9 @@ typedef struct fc_tile_cfg {
     int m;        /* query rows per CTA */
     int n;        /* keys per mainloop step */
     int warps;    /* warps per CTA */
+    int stages;   /* shared buffers for K and for V */
     int q_regs;   /* Q fragments kept in registers */
+    int pipe;     /* 1: pipelined mainloop (needs stages >= 2); 0: two-phase */
     int min_ctas; /* __launch_bounds__ min blocks per SM (register budget 65536/(32*warps*min_ctas)) */
 } fc_tile_cfg;
 
@@ -51,50 +54,59 @@ typedef struct fc_tile_cfg {
  * share a config share one compiled kernel. Ids >= FC_CFG_PRODUCTION are compiled only in tuning
  * builds (-DFC_CUDA_TUNING), to compare tiles on a device in one run. */
 enum {
-    FC_CFG_M128_N64_W4_QR = 0, /* hd 64 everywhere (48 KB smem, 2 CTAs/SM by registers) */
-    FC_CFG_M128_N32_W4 = 1,    /* hd 96, hd 128 everywhere (hd 128: 64 KB) */
-    FC_CFG_M128_N64_W8 = 2,    /* hd 192 on sm_80/sm_90 (144 KB), hd 256 on sm_90 (192 KB) */
-    FC_CFG_M128_N32_W8 = 3,    /* hd 256 on sm_80 (128 KB) */
-    FC_CFG_M64_N32_W4 = 4,     /* hd 192 (72 KB), hd 256 (96 KB) on sm_86/89 */
-    FC_CFG_PRODUCTION = 5,
+    FC_CFG_M128_N64_W4_S2_QR = 0, /* hd 64 everywhere (48 KB) */
+    FC_CFG_M128_N64_W4_S1 = 1,    /* hd 96 everywhere (48 KB), hd 128 on sm_80 (64 KB: 2 CTAs/SM) */
+    FC_CFG_M128_N64_W4_S2 = 2,    /* hd 128 on sm_90 (96 KB: 2 CTAs/SM) */
+    FC_CFG_M128_N32_W4_S1 = 3,    /* hd 128 on sm_86/89 (48 KB: 2 CTAs/SM in 100 KB) */
+    FC_CFG_P_M128_N64_W8_S2 = 4,  /* pipelined: hd 192 on sm_80/90 (144 KB), hd 256 on sm_90 (192 KB) */
+    FC_CFG_P_M128_N32_W8_S2 = 5,  /* pipelined: hd 256 on sm_80 (128 KB) */
+    FC_CFG_P_M64_N32_W4_S2 = 6,   /* pipelined: hd 192 (72 KB), hd 256 (96 KB) on sm_86/89 */
+    FC_CFG_PRODUCTION = 7,
     /* tuning-only alternatives */
-    FC_CFG_M128_N64_W4 = 5,
-    FC_CFG_M64_N64_W4_QR = 6,
-    FC_CFG_M128_N128_W8 = 7,
-    FC_CFG_M64_N64_W4 = 8,
-    FC_CFG_M128_N32_W4_QR = 9,
-    FC_CFG_M64_N32_W4_QR = 10,
+    FC_CFG_P_M128_N64_W4_S3_QR = 7, /* hd 64, pipelined, loads two steps ahead (64 KB) */
+    FC_CFG_P_M128_N32_W4_S3 = 8,    /* hd 128, pipelined, loads two steps ahead (80 KB) */
+    FC_CFG_P_M128_N128_W8_S2 = 9,   /* hd 64/128, pipelined, 16 rows per warp */
+    FC_CFG_M128_N64_W4_S3_QR = 10,  /* hd 64, two-phase, three buffers (64 KB) */
     FC_CFG_COUNT = 11
 };
 
 static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int id) {
-    /*                 m    n  warps qregs min_ctas */
-    return id == FC_CFG_M128_N64_W4_QR  ? fc_tile_cfg{128, 64, 4, 1, 2}
-         : id == FC_CFG_M128_N32_W4     ? fc_tile_cfg{128, 32, 4, 0, 2}
-         : id == FC_CFG_M128_N64_W8     ? fc_tile_cfg{128, 64, 8, 0, 1}
-         : id == FC_CFG_M128_N32_W8     ? fc_tile_cfg{128, 32, 8, 0, 1}
-         : id == FC_CFG_M64_N32_W4      ? fc_tile_cfg{64, 32, 4, 0, 1}
-         : id == FC_CFG_M128_N64_W4     ? fc_tile_cfg{128, 64, 4, 0, 2}
-         : id == FC_CFG_M64_N64_W4_QR   ? fc_tile_cfg{64, 64, 4, 1, 2}
-         : id == FC_CFG_M128_N128_W8    ? fc_tile_cfg{128, 128, 8, 0, 1}
-         : id == FC_CFG_M64_N64_W4      ? fc_tile_cfg{64, 64, 4, 0, 2}
-         : id == FC_CFG_M128_N32_W4_QR  ? fc_tile_cfg{128, 32, 4, 1, 2}
-         :                                fc_tile_cfg{64, 32, 4, 1, 2};
+    /*                    m    n  warps stages qregs pipe min_ctas */
+    return id == FC_CFG_M128_N64_W4_S2_QR   ? fc_tile_cfg{128, 64, 4, 2, 1, 0, 2}
+         : id == FC_CFG_M128_N64_W4_S1      ? fc_tile_cfg{128, 64, 4, 1, 0, 0, 2}
+         : id == FC_CFG_M128_N64_W4_S2      ? fc_tile_cfg{128, 64, 4, 2, 0, 0, 2}
+         : id == FC_CFG_M128_N32_W4_S1      ? fc_tile_cfg{128, 32, 4, 1, 0, 0, 2}
+         : id == FC_CFG_P_M128_N64_W8_S2    ? fc_tile_cfg{128, 64, 8, 2, 0, 1, 1}
+         : id == FC_CFG_P_M128_N32_W8_S2    ? fc_tile_cfg{128, 32, 8, 2, 0, 1, 1}
+         : id == FC_CFG_P_M64_N32_W4_S2     ? fc_tile_cfg{64, 32, 4, 2, 0, 1, 1}
+         : id == FC_CFG_P_M128_N64_W4_S3_QR ? fc_tile_cfg{128, 64, 4, 3, 1, 1, 2}
+         : id == FC_CFG_P_M128_N32_W4_S3    ? fc_tile_cfg{128, 32, 4, 3, 0, 1, 2}
+         : id == FC_CFG_P_M128_N128_W8_S2   ? fc_tile_cfg{128, 128, 8, 2, 0, 1, 1}
+         :                                    fc_tile_cfg{128, 64, 4, 3, 1, 0, 2};
 }
 
 /* The tile table: config id for (arch class, compiled head dim). */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_for(int cls, int hdim) {
-    return hdim <= 64 ? FC_CFG_M128_N64_W4_QR
-         : hdim <= 128 ? FC_CFG_M128_N32_W4
-         : hdim <= 192 ? (cls == FC_CLS_SM8X ? FC_CFG_M64_N32_W4 : FC_CFG_M128_N64_W8)
-                       : (cls == FC_CLS_SM90 ? FC_CFG_M128_N64_W8
-                        : cls == FC_CLS_SM80 ? FC_CFG_M128_N32_W8
-                                             : FC_CFG_M64_N32_W4);
+    return hdim <= 64 ? FC_CFG_M128_N64_W4_S2_QR
+         : hdim <= 96 ? FC_CFG_M128_N64_W4_S1
+         : hdim <= 128 ? (cls == FC_CLS_SM90 ? FC_CFG_M128_N64_W4_S2
+                        : cls == FC_CLS_SM80 ? FC_CFG_M128_N64_W4_S1
+                                             : FC_CFG_M128_N32_W4_S1)
+         : hdim <= 192 ? (cls == FC_CLS_SM8X ? FC_CFG_P_M64_N32_W4_S2 : FC_CFG_P_M128_N64_W8_S2)
+                       : (cls == FC_CLS_SM90 ? FC_CFG_P_M128_N64_W8_S2
+                        : cls == FC_CLS_SM80 ? FC_CFG_P_M128_N32_W8_S2
+                                             : FC_CFG_P_M64_N32_W4_S2);
 }
 
-/* Dynamic shared memory of a config at head dim hdim: Q tile + 2 x (K + V) tiles. */
+/* Shared memory of the tiles of a config at head dim hdim: Q tile + stages x (K + V) tiles. */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem(fc_tile_cfg c, int hdim) {
-    return (c.m + 4 * c.n) * hdim * 2;
+    return (c.m + 2 * c.stages * c.n) * hdim * 2;
+}
+/* Dynamic shared memory a launch asks for: the tiles plus a 16-byte slot for the K/V base
+ * pointers (see fc_loop_ctx in sm80/mainloop.cuh). */
+enum { FC_SMEM_SLOT_BYTES = 16 };
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem_launch(fc_tile_cfg c, int hdim) {
+    return fc_cfg_smem(c, hdim) + FC_SMEM_SLOT_BYTES;
 }
 
 /* Output accumulator registers per thread of a config at head dim hdim (tuning builds skip
@@ -126,7 +138,7 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id,
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
         return fc_cfg_for(FC_CLS_SM90, hdim) == id ||
-               (fc_cfg_smem(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
+               (id >= FC_CFG_PRODUCTION && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
                 fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
     return fc_arch_class(sm) >= 0 && fc_cfg_for(fc_arch_class(sm), hdim) == id;

@@ -18,13 +18,13 @@
  * no key (sum 0) gets o = 0 and lse = -inf. */
 template <int kMT, int kDT>
 static __device__ __forceinline__ void fc_finalize_rows(float (&o)[kMT][kDT][4], const float (&row_max)[kMT][2],
-                                                        const float (&row_sum)[kMT][2], float mult,
-                                                        float (&lse)[kMT][2]) {
+                                                        const float (&row_sum)[kMT][2], const float (&row_comp)[kMT][2],
+                                                        float mult, float (&lse)[kMT][2]) {
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
-            const float l = fc_quad_sum(row_sum[mt][r]);
+            const float l = fc_quad_sum(row_sum[mt][r] - row_comp[mt][r]);
             const bool any = l > 0.0f;
             const float inv = any ? 1.0f / l : 0.0f;
             lse[mt][r] = any ? (row_max[mt][r] * mult + log2f(l)) * FC_LN2 : -INFINITY;

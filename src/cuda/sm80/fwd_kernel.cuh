@@ -7,13 +7,11 @@
  * cp.async; the steps walk the key blocks from last to first, so that the tiles crossing the causal
  * diagonal (which need the mask) come first and set a good running max.
  *
- * Software pipeline (two K and two V buffers, one barrier per step). Step t, for t = 0..n-2:
- *   wait for K(t+1), V(t) | barrier | issue K(t+2), V(t+1) into the buffers of K(t), V(t-1)
- *   S = Q K(t+1)^T | mask | softmax(S) -> P(t+1)   overlapped with   O += P(t) V(t)
- *   O *= corr(t+1)
- * then O += P(n-1) V(n-1). The softmax of the next tile (MUFU and FMA pipes) runs in the same
- * basic block as the previous tile's P V product (tensor pipe), so one warp keeps both pipes busy;
- * the rescale by corr(t+1) is applied after P(t) V(t) has been added (O then carries the new max).
+ * Two mainloops (tile_config.h says which config runs which; mainloop.cuh has both):
+ *   two-phase:  wait K(t) | barrier | issue V | S = QK^T, mask, softmax, rescale O
+ *               wait V(t) | barrier | issue K | O += P V
+ *   pipelined:  wait K(t+1), V(t) | barrier | issue K, V |
+ *               S = QK(t+1)^T, mask, softmax(t+1)  overlapped with  O += P(t) V(t) | rescale O
  * A buffer is refilled only after the barrier that follows its last reader.
  *
  * This file coordinates; the products live in mainloop.cuh, the softmax in common/softmax.cuh,
@@ -34,41 +32,20 @@
 #include "cuda/sm80/mainloop.cuh"
 #include "cuda/sm80/epilogue.cuh"
 
-/* Score transform (softcap / sign) and, for key blocks that cross a mask edge, the element-wise
- * mask of one warp's S tile. nb: the key block; warp_row: the warp's first row inside the CTA. */
-template <int kM, int kN, int kMT, int kNT>
-static __device__ __forceinline__ void fc_score_tile(float (&s)[kMT][kNT][4], const fc_sm80_args &a, int nb, int m0,
-                                                     int m_last, int warp_row, int sk, int off, int lane) {
-    fc_transform_scores(s, a.softcap_on, a.p.softcap_scale, a.flip_sign);
-    if (fc_block_needs_mask(nb, kN, m0, m_last, sk, off, a.window_left, a.window_right)) {
-        int lo0, hi0, end;
-        fc_mask_limits<kN + kM>(m0 + warp_row, nb * kN, sk, off, a.window_left, a.window_right, &lo0, &hi0, &end);
-        fc_apply_mask(s, lo0, hi0, end, lane);
-    }
-}
-
 template <typename T, int kD, int kCfg>
 static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
-    constexpr int kM = kC.m, kN = kC.n, kWarps = kC.warps, kStages = 2; /* K and V double-buffered */
-    constexpr bool kQRegs = kC.q_regs != 0;
+    constexpr int kM = kC.m, kN = kC.n, kWarps = kC.warps;
     constexpr int kThreads = kWarps * 32;
     constexpr int kWarpRows = kM / kWarps;
     constexpr int kMT = kWarpRows / 16; /* m16 tiles per warp */
-    constexpr int kNT = kN / 8;         /* n8 tiles of S */
     constexpr int kDT = kD / 8;         /* n8 tiles of O */
-    constexpr int kKS = kD / 16;        /* k16 steps of Q K^T */
-    constexpr int kPS = kN / 16;        /* k16 steps of P V */
     constexpr int kChunks = kD / 8;     /* 16-byte chunks per row */
-    constexpr uint32_t kQBytes = kM * kD * 2, kKVBytes = kN * kD * 2;
-    constexpr uint32_t kVOff = kQBytes + 2 * kKVBytes; /* V buffers, from the Q tile */
     static_assert(kWarpRows % 16 == 0 && kN % 16 == 0 && kD % 16 == 0, "tile shape");
 
     const fc_fwd_params &p = a.p;
     extern __shared__ __align__(128) unsigned char fc_smem[];
     const uint32_t sQ = fc_smem_u32(fc_smem);
-    const uint32_t sK = sQ + kQBytes;
-    const uint32_t sV = sK + kStages * kKVBytes;
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
 
@@ -105,95 +82,50 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     const int wrow = warp * kWarpRows;
 
     float o[kMT][kDT][4];
-    float row_max[kMT][2], row_sum[kMT][2];
+    float row_max[kMT][2], row_sum[kMT][2], row_comp[kMT][2]; /* row_comp: Kahan compensation of row_sum */
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
         for (int dt = 0; dt < kDT; ++dt) o[mt][dt][0] = o[mt][dt][1] = o[mt][dt][2] = o[mt][dt][3] = 0.0f;
         row_max[mt][0] = row_max[mt][1] = -INFINITY;
         row_sum[mt][0] = row_sum[mt][1] = 0.0f;
+        row_comp[mt][0] = row_comp[mt][1] = 0.0f;
     }
-    uint32_t qr[kQRegs ? kMT : 1][kQRegs ? kKS : 1][4];
 
     if (n_tiles > 0) {
-        const int64_t k_tile = (int64_t)kN * p.k_row_stride, v_tile = (int64_t)kN * p.v_row_stride;
-        /* ---- prologue: {Q, K(0)}, then {K(1), V(0)} ---- */
+        /* 16 bytes after the tiles (fc_cfg_smem_launch reserves them): written before the first
+         * barrier of the mainloop, read after it. */
+        const T **kv_smem = reinterpret_cast<const T **>(fc_smem + fc_cfg_smem(kC, kD));
+        if (tid == 0) {
+            kv_smem[0] = kg;
+            kv_smem[1] = vg;
+        }
+        fc_loop_ctx<T> c;
+        c.kg = kg;
+        c.vg = vg;
+        c.kv_smem = kv_smem;
+        c.k_row_stride = p.k_row_stride;
+        c.v_row_stride = p.v_row_stride;
+        c.sk = sk;
+        c.off = off;
+        c.nb_hi = nb_hi;
+        c.n_tiles = n_tiles;
+        c.chunks_valid = chunks_valid;
+        c.m0 = m0;
+        c.m_last = m_last;
+        c.wrow = wrow;
+        c.lane = lane;
+        /* Q goes first in the first commit group of both loops. */
         ld.load<kM>(sQ, qg, p.q_row_stride, rows_valid, chunks_valid);
-        ld.load<kN>(sK, kg + (nb_hi - 1) * k_tile, p.k_row_stride, sk - (nb_hi - 1) * kN, chunks_valid);
-        fc_cp_async_commit();
-        if (n_tiles > 1)
-            ld.load<kN>(sK + kKVBytes, kg + (nb_hi - 2) * k_tile, p.k_row_stride, sk - (nb_hi - 2) * kN, chunks_valid);
-        ld.load<kN>(sV, vg + (nb_hi - 1) * v_tile, p.v_row_stride, sk - (nb_hi - 1) * kN, chunks_valid);
-        fc_cp_async_commit();
-        fc_cp_async_wait<1>(); /* Q, K(0) */
-        __syncthreads();
-        if constexpr (kQRegs) {
-#pragma unroll
-            for (int ks = 0; ks < kKS; ++ks) {
-                uint32_t f[kMT][4];
-                fc_load_q_frag<kMT>(la, wrow, ks, f);
-#pragma unroll
-                for (int mt = 0; mt < kMT; ++mt)
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) qr[mt][ks][i] = f[mt][i];
-            }
-        }
-
-        /* ---- first tile: scores and probabilities only (O is still zero) ---- */
-        uint32_t pa[kMT][kPS][4];
-        {
-            float s[kMT][kNT][4], corr[kMT][2];
-            fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, wrow, kQBytes);
-            fc_score_tile<kM, kN>(s, a, nb_hi - 1, m0, m_last, wrow, sk, off, lane);
-            (void)fc_softmax_step(s, row_max, row_sum, a.exp_mult, corr);
-            fc_pack_p<T>(s, pa);
-        }
-
-        /* ---- steady state: two steps per trip, so P(t) and P(t+1) alternate between pa and pb
-         * without register copies ---- */
-        uint32_t pb[kMT][kPS][4];
-        auto step = [&](int t, const uint32_t(&p_cur)[kMT][kPS][4], uint32_t(&p_next)[kMT][kPS][4]) {
-            fc_cp_async_wait<0>(); /* K(t+1), V(t) */
-            __syncthreads();
-            {
-                const int nbk = nb_hi - 1 - (t + 2), nbv = nb_hi - 1 - (t + 1);
-                if (t + 2 < n_tiles)
-                    ld.load<kN>(sK + (t & 1) * kKVBytes, kg + nbk * k_tile, p.k_row_stride, sk - nbk * kN, chunks_valid);
-                ld.load<kN>(sV + ((t + 1) & 1) * kKVBytes, vg + nbv * v_tile, p.v_row_stride, sk - nbv * kN,
-                            chunks_valid);
-                fc_cp_async_commit();
-            }
-            float s[kMT][kNT][4], corr[kMT][2];
-            fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, wrow, kQBytes + ((t + 1) & 1) * kKVBytes);
-            fc_score_tile<kM, kN>(s, a, nb_hi - 2 - t, m0, m_last, wrow, sk, off, lane);
-            /* overlapped: softmax of tile t+1 and P(t) V(t) */
-            fc_gemm_pv<T, kMT, kPS, kDT>(o, p_cur, la, kVOff + (t & 1) * kKVBytes);
-            const bool moved = fc_softmax_step(s, row_max, row_sum, a.exp_mult, corr);
-            fc_pack_p<T>(s, p_next);
-            fc_rescale_o(o, corr, moved);
-        };
-        auto last = [&](const uint32_t(&p_cur)[kMT][kPS][4]) {
-            fc_cp_async_wait<0>(); /* V(n-1) */
-            __syncthreads();
-            fc_gemm_pv<T, kMT, kPS, kDT>(o, p_cur, la, kVOff + ((n_tiles - 1) & 1) * kKVBytes);
-        };
-        for (int t = 0;; t += 2) {
-            if (t + 1 >= n_tiles) {
-                last(pa);
-                break;
-            }
-            step(t, pa, pb);
-            if (t + 2 >= n_tiles) {
-                last(pb);
-                break;
-            }
-            step(t + 1, pb, pa);
-        }
+        if constexpr (kC.pipe)
+            fc_mainloop_pipelined<T, kD, kCfg>(a, c, ld, la, sQ, o, row_max, row_sum, row_comp);
+        else
+            fc_mainloop_two_phase<T, kD, kCfg>(a, c, ld, la, sQ, o, row_max, row_sum, row_comp);
     }
 
     /* ---- epilogue (coordinates recomputed: see common/seqlen.cuh) ---- */
     float lse[kMT][2];
-    fc_finalize_rows(o, row_max, row_sum, a.exp_mult, lse);
+    fc_finalize_rows(o, row_max, row_sum, row_comp, a.exp_mult, lse);
     fc_seq e;
     fc_seq_init(a, kM, e);
     const int wrow0 = (threadIdx.x >> 5) * kWarpRows;

@@ -16,7 +16,7 @@ enum { FC_GRID_Z_MAX = 65535 };
 template <typename T, int kD, int kCfg>
 static fc_status fc_sm80_launch_cfg(const fc_sm80_args &a, int device, cudaStream_t stream) {
     constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
-    constexpr int kSmem = fc_cfg_smem(kC, kD);
+    constexpr int kSmem = fc_cfg_smem_launch(kC, kD);
     constexpr int kDefaultSmem = 48 * 1024; /* above this a kernel must opt in */
     void (*kernel)(fc_sm80_args) = fc_sm80_fwd_kernel<T, kD, kCfg>;
 

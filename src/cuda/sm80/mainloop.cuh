@@ -9,6 +9,10 @@
 
 #include "cuda/common/mma.cuh"
 #include "cuda/common/smem.cuh"
+#include "cuda/common/mask.cuh"
+#include "cuda/common/softmax.cuh"
+#include "cuda/sm80/fwd_args.h"
+#include "cuda/tile_config.h"
 
 /*
  * All three operands are read with one lane addressing (fc_ldsm_addr la: row0 = lane%8 +
@@ -97,6 +101,212 @@ static __device__ __forceinline__ void fc_gemm_pv(float (&o)[kMT][kDT][4], const
                 fc_mma<T>::run(o[mt][2 * dp + 1], pa[mt][j], b[2], b[3]);
             }
         }
+    }
+}
+
+/* Score transform (softcap / sign) and, for key blocks that cross a mask edge, the element-wise
+ * mask of one warp's S tile. nb: the key block; warp_row: the warp's first row inside the CTA. */
+template <int kM, int kN, int kMT, int kNT>
+static __device__ __forceinline__ void fc_score_tile(float (&s)[kMT][kNT][4], const fc_sm80_args &a, int nb, int m0,
+                                                     int m_last, int warp_row, int sk, int off, int lane) {
+    fc_transform_scores(s, a.softcap_on, a.p.softcap_scale, a.flip_sign);
+    if (fc_block_needs_mask(nb, kN, m0, m_last, sk, off, a.window_left, a.window_right)) {
+        int lo0, hi0, end;
+        fc_mask_limits<kN + kM>(m0 + warp_row, nb * kN, sk, off, a.window_left, a.window_right, &lo0, &hi0, &end);
+        fc_apply_mask(s, lo0, hi0, end, lane);
+    }
+}
+
+/* What both mainloops need besides the register state: the CTA's K/V rows and key-block range. */
+template <typename T>
+struct fc_loop_ctx {
+    const T *kg, *vg;           /* key 0 of this (sequence, kv head): for the prologue */
+    /* The same two pointers in shared memory, read by the steady state after each barrier: two
+     * 64-bit values kept in registers across the mainloop would be the first to spill. */
+    const T *const *kv_smem;
+    int64_t k_row_stride, v_row_stride;
+    int sk, off;                /* seqlen_k, seqlen_k - seqlen_q */
+    int nb_hi, n_tiles;         /* key blocks nb_hi-1 down to nb_hi-n_tiles */
+    int chunks_valid;           /* head_dim / 8 */
+    int m0, m_last, wrow, lane; /* first/last query row of the CTA, the warp's first row in it */
+};
+
+/* Load key block nb (K or V) into the buffer at byte offset `dst` from the Q tile. */
+template <int kN, typename T, typename Loader>
+static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst, const T *g, int64_t row_stride,
+                                                  int nb, const fc_loop_ctx<T> &c) {
+    ld.template load<kN>(dst, g + (int64_t)nb * kN * row_stride, row_stride, c.sk - nb * kN, c.chunks_valid);
+}
+
+/*
+ * Two-phase mainloop (K runs one buffer ahead of V; kStages buffers each; two barriers per step).
+ * Commit groups, oldest first: {Q, K(0)}, V(0), K(1), ..., V(S-2), K(S-1); then per step V(t+S-1)
+ * and K(t+S). Waiting for K(t) or V(t) leaves the 2S-2 younger groups in flight.
+ */
+template <typename T, int kD, int kCfg, typename Loader, typename Addr, int kMT, int kDT>
+static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args &a, const fc_loop_ctx<T> &c,
+                                                             const Loader &ld, const Addr &la, uint32_t sQ,
+                                                             float (&o)[kMT][kDT][4], float (&row_max)[kMT][2],
+                                                             float (&row_sum)[kMT][2], float (&row_comp)[kMT][2]) {
+    constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
+    constexpr int kM = kC.m, kN = kC.n, kS = kC.stages;
+    constexpr int kNT = kN / 8, kKS = kD / 16, kPS = kN / 16;
+    constexpr bool kQRegs = kC.q_regs != 0;
+    constexpr uint32_t kQBytes = kM * kD * 2, kKVBytes = kN * kD * 2;
+    constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
+    constexpr int kInFlight = 2 * kS - 2;
+
+    /* prologue (Q already issued by the caller) */
+#pragma unroll
+    for (int s = 0; s < kS; ++s) {
+        if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
+        fc_cp_async_commit();
+        if (s < kS - 1) {
+            if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s, c);
+            fc_cp_async_commit();
+        }
+    }
+    uint32_t qr[kQRegs ? kMT : 1][kQRegs ? kKS : 1][4];
+    if constexpr (kQRegs) {
+        fc_cp_async_wait<2 * kS - 2>(); /* {Q, K(0)} landed */
+        __syncthreads();
+#pragma unroll
+        for (int ks = 0; ks < kKS; ++ks) {
+            uint32_t f[kMT][4];
+            fc_load_q_frag<kMT>(la, c.wrow, ks, f);
+#pragma unroll
+            for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) qr[mt][ks][i] = f[mt][i];
+        }
+    }
+
+    for (int t = 0; t < c.n_tiles; ++t) {
+        const int nb = c.nb_hi - 1 - t;
+        const uint32_t stage = (uint32_t)(t % kS) * kKVBytes;
+
+        fc_cp_async_wait<kInFlight>(); /* K(t) */
+        __syncthreads();
+        {
+            const int tv = t + kS - 1;
+            if (tv < c.n_tiles)
+                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
+            fc_cp_async_commit();
+        }
+        float s[kMT][kNT][4], corr[kMT][2];
+        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff + stage);
+        fc_score_tile<kM, kN>(s, a, nb, c.m0, c.m_last, c.wrow, c.sk, c.off, c.lane);
+        const bool moved = fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
+        fc_rescale_o(o, corr, moved);
+        uint32_t pa[kMT][kPS][4];
+        fc_pack_p<T>(s, pa);
+
+        fc_cp_async_wait<kInFlight>(); /* V(t) */
+        __syncthreads();
+        {
+            const int tk = t + kS;
+            if (tk < c.n_tiles)
+                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
+            fc_cp_async_commit();
+        }
+        fc_gemm_pv<T, kMT, kPS, kDT>(o, pa, la, kVOff + stage);
+    }
+    fc_cp_async_wait<0>();
+}
+
+/*
+ * Pipelined mainloop (kStages >= 2 buffers each for K and V, one barrier per step). Step t needs
+ * K(t+1) (for the scores of tile t+1) and V(t) (for P(t) V(t)); it issues K(t+S) and V(t+S-1)
+ * into the buffers of K(t) and V(t-1), whose last readers finished before the step's barrier.
+ * Commit groups: {Q, K(0)}, {K(1), V(0)}, ..., {K(S-1), V(S-2)}, then one per step; K(t+1) and
+ * V(t) sit in the same group, with S-2 younger ones allowed in flight.
+ */
+template <typename T, int kD, int kCfg, typename Loader, typename Addr, int kMT, int kDT>
+static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args &a, const fc_loop_ctx<T> &c,
+                                                             const Loader &ld, const Addr &la, uint32_t sQ,
+                                                             float (&o)[kMT][kDT][4], float (&row_max)[kMT][2],
+                                                             float (&row_sum)[kMT][2], float (&row_comp)[kMT][2]) {
+    constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
+    constexpr int kM = kC.m, kN = kC.n, kS = kC.stages;
+    static_assert(kS >= 2, "the pipelined mainloop needs two buffers at least");
+    constexpr int kNT = kN / 8, kKS = kD / 16, kPS = kN / 16;
+    constexpr bool kQRegs = kC.q_regs != 0;
+    constexpr uint32_t kQBytes = kM * kD * 2, kKVBytes = kN * kD * 2;
+    constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
+
+    /* prologue (Q already issued by the caller) */
+    fc_load_kv<kN>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
+    fc_cp_async_commit();
+#pragma unroll
+    for (int s = 1; s < kS; ++s) {
+        if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
+        if (s - 1 < c.n_tiles)
+            fc_load_kv<kN>(ld, sQ + kVOff + (s - 1) * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - s, c);
+        fc_cp_async_commit();
+    }
+    fc_cp_async_wait<kS - 1>(); /* {Q, K(0)} */
+    __syncthreads();
+    uint32_t qr[kQRegs ? kMT : 1][kQRegs ? kKS : 1][4];
+    if constexpr (kQRegs) {
+#pragma unroll
+        for (int ks = 0; ks < kKS; ++ks) {
+            uint32_t f[kMT][4];
+            fc_load_q_frag<kMT>(la, c.wrow, ks, f);
+#pragma unroll
+            for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) qr[mt][ks][i] = f[mt][i];
+        }
+    }
+
+    /* first tile: scores and probabilities only (O is still zero) */
+    uint32_t pa[kMT][kPS][4], pb[kMT][kPS][4];
+    {
+        float s[kMT][kNT][4], corr[kMT][2];
+        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff);
+        fc_score_tile<kM, kN>(s, a, c.nb_hi - 1, c.m0, c.m_last, c.wrow, c.sk, c.off, c.lane);
+        (void)fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
+        fc_pack_p<T>(s, pa);
+    }
+
+    /* Steady state, two steps per trip so P(t) and P(t+1) alternate between pa and pb without
+     * register copies. */
+    auto step = [&](int t, const uint32_t(&p_cur)[kMT][kPS][4], uint32_t(&p_next)[kMT][kPS][4]) {
+        fc_cp_async_wait<kS - 2>(); /* K(t+1), V(t) */
+        __syncthreads();
+        {
+            const int tk = t + kS, tv = t + kS - 1;
+            if (tk < c.n_tiles)
+                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
+            if (tv < c.n_tiles)
+                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
+            fc_cp_async_commit();
+        }
+        float s[kMT][kNT][4], corr[kMT][2];
+        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff + ((t + 1) % kS) * kKVBytes);
+        fc_score_tile<kM, kN>(s, a, c.nb_hi - 2 - t, c.m0, c.m_last, c.wrow, c.sk, c.off, c.lane);
+        /* overlapped: P(t) V(t) on the tensor pipe, softmax of tile t+1 on the others */
+        fc_gemm_pv<T, kMT, kPS, kDT>(o, p_cur, la, kVOff + (t % kS) * kKVBytes);
+        const bool moved = fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
+        fc_pack_p<T>(s, p_next);
+        fc_rescale_o(o, corr, moved);
+    };
+    auto last = [&](const uint32_t(&p_cur)[kMT][kPS][4]) {
+        fc_cp_async_wait<0>(); /* V(n-1) */
+        __syncthreads();
+        fc_gemm_pv<T, kMT, kPS, kDT>(o, p_cur, la, kVOff + ((c.n_tiles - 1) % kS) * kKVBytes);
+    };
+    for (int t = 0;; t += 2) {
+        if (t + 1 >= c.n_tiles) {
+            last(pa);
+            break;
+        }
+        step(t, pa, pb);
+        if (t + 2 >= c.n_tiles) {
+            last(pb);
+            break;
+        }
+        step(t + 1, pb, pa);
     }
 }
 
