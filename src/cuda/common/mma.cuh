@@ -99,15 +99,4 @@ static __device__ __forceinline__ float fc_exp2(float x) {
     return y;
 }
 
-/* tanh(x) = 1 - 2 / (e^{2x} + 1): ex2 + fast reciprocal, absolute error ~1e-7 over the whole
- * range (tanh.approx.f32 is ~5e-4 relative, which softcap * 5e-4 turns into visible score error).
- * Saturates correctly: e^{2x} = inf gives 1, e^{2x} = 0 gives -1. */
-static __device__ __forceinline__ float fc_tanh(float x) {
-    const float kTwoLog2e = 2.0f * 1.4426950408889634f;
-    const float kSaturate = 15.0f; /* tanh(15) rounds to 1.0f; keeps e finite */
-    x = fminf(fmaxf(x, -kSaturate), kSaturate);
-    const float e = fc_exp2(x * kTwoLog2e);
-    return 1.0f - __fdividef(2.0f, e + 1.0f);
-}
-
 #endif

@@ -140,8 +140,9 @@ static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst
 
 /*
  * Two-phase mainloop (K runs one buffer ahead of V; kStages buffers each; two barriers per step).
- * Commit groups, oldest first: {Q, K(0)}, V(0), K(1), ..., V(S-2), K(S-1); then per step V(t+S-1)
- * and K(t+S). Waiting for K(t) or V(t) leaves the 2S-2 younger groups in flight.
+ * Commit groups, oldest first: {Q, K(0)}, V(0), K(1), ..., V(S-2), K(S-1) (Q was issued by the
+ * caller, so it joins the first group); then per step V(t+S-1) and K(t+S). Waiting for K(t) or V(t)
+ * leaves the 2S-2 younger groups in flight.
  */
 template <typename T, int kD, int kCfg, typename Loader, typename Addr, int kMT, int kDT>
 static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args &a, const fc_loop_ctx<T> &c,
