@@ -62,7 +62,7 @@ typedef enum fc_status {
     FC_ERROR_BAD_VALUE = 1013,        /**< a scalar parameter is out of range (scale, softcap, window) */
     FC_ERROR_BAD_DTYPE = 1014,        /**< an unknown dtype value */
     FC_ERROR_BAD_RANK = 1015,         /**< a tensor has the wrong number of dimensions */
-    FC_ERROR_WORKSPACE_TOO_SMALL = 1016, /**< workspace smaller than fc_attention_workspace_size() */
+    FC_ERROR_WORKSPACE_TOO_SMALL = 1016, /**< reserved: a smaller workspace selects a plan that needs none */
 
     FC_ERROR_NOT_SUPPORTED = 2001,    /**< this backend cannot run this combination (e.g. fp32 on CUDA) */
     FC_ERROR_CUDA_UNAVAILABLE = 2002, /**< CUDA tensors, but the build has no CUDA or no GPU is usable */
@@ -208,7 +208,9 @@ FC_API fc_status fc_attention_workspace_size(const fc_tensor *q, const fc_tensor
  * dtypes: fp16 or bf16 (both backends), fp32 (CPU backend); q/k/v/out share one dtype.
  * head_dim D: a multiple of 8, at most 256.
  * params: NULL for the defaults.
- * workspace: device memory of at least fc_attention_workspace_size() bytes (may be NULL if that is 0).
+ * workspace: optional device scratch. With at least fc_attention_workspace_size() bytes the CUDA
+ *            backend may split the keys of a small grid across more blocks; with less (or NULL and 0)
+ *            it runs a plan that needs none. workspace_size > 0 with a NULL workspace is an error.
  * stream: a cudaStream_t for CUDA tensors (NULL = default stream); ignored on the CPU.
  *
  * Alignment: CPU data must be aligned to the element size. CUDA data pointers must be 16-byte

@@ -550,9 +550,10 @@ static void add_random_cases(uint64_t seed)
     }
 }
 
-/* ---- error path: a split-KV call with too small a workspace writes nothing ------------------ */
+/* ---- workspace: optional (a smaller one runs the unsplit plan), and a size without memory is an
+ * error that writes nothing ------------------------------------------------------------------ */
 
-static int check_workspace_error(uint64_t seed)
+static int check_workspace_fallback(uint64_t seed)
 {
     fc_rng rng = {seed ^ 0x77ull};
     const int64_t shape[4] = {1, 1000, 2, 64};
@@ -570,24 +571,36 @@ static int check_workspace_error(uint64_t seed)
     size_t ws = 0;
     check_fc(fc_attention_workspace_size(&q.dt, &k.dt, &v.dt, &o.dt, NULL, NULL, &ws), "workspace size");
     int ok = 1;
-    if (ws > 0) {
-        const fc_status s = fc_attention_forward(&q.dt, &k.dt, &v.dt, &o.dt, NULL, NULL, NULL, ws - 1, NULL);
-        check_fc(fc_cuda_synchronize(0), "synchronize");
-        from_device(&o);
-        int64_t written = 0;
-        for (int64_t i = 0; i < o.nelem; ++i)
-            written += !isnan(fc_t_load(o.base, FC_DTYPE_F16, i));
-        ok = s == FC_ERROR_WORKSPACE_TOO_SMALL && written == 0;
-        printf("workspace too small (%zu - 1 bytes): %s, %lld outputs written: %s\n", ws, fc_status_name(s),
-               (long long)written, ok ? "PASS" : "FAIL");
-    } else {
-        printf("workspace check: this shape needs no workspace on this device (skipped)\n");
-    }
+    /* a size with no memory behind it: an error, nothing written */
+    fc_status s = fc_attention_forward(&q.dt, &k.dt, &v.dt, &o.dt, NULL, NULL, NULL, ws + 256, NULL);
+    check_fc(fc_cuda_synchronize(0), "synchronize");
+    from_device(&o);
+    int64_t written = 0;
+    for (int64_t i = 0; i < o.nelem; ++i)
+        written += !isnan(fc_t_load(o.base, FC_DTYPE_F16, i));
+    ok = s == FC_ERROR_NULL_POINTER && written == 0;
+    printf("workspace NULL with size %zu: %s, %lld outputs written: %s\n", ws + 256, fc_status_name(s),
+           (long long)written, ok ? "PASS" : "FAIL");
+    /* no workspace at all (the queried size was %zu): the unsplit plan, correct */
+    s = fc_attention_forward(&q.dt, &k.dt, &v.dt, &o.dt, NULL, NULL, NULL, 0, NULL);
+    check_fc(fc_cuda_synchronize(0), "synchronize");
+    from_device(&o);
+    double *ref = (double *)malloc(sizeof(double) * (size_t)(1000 * 2 * 64));
+    double *lowp = (double *)malloc(sizeof(double) * (size_t)(1000 * 2 * 64));
+    if (!ref || !lowp) die("out of host memory");
+    fc_ref_forward(&q.t, &k.t, &v.t, NULL, FC_REF_F64, ref, NULL);
+    fc_ref_forward(&q.t, &k.t, &v.t, NULL, FC_REF_LOWP, lowp, NULL);
+    const double err = fc_t_max_abs_err(&o.t, ref), lowp_err = fc_t_max_abs_diff(lowp, ref, 1000 * 2 * 64);
+    const int ok2 = s == FC_SUCCESS && fc_t_passes(err, lowp_err, FC_DTYPE_F16);
+    printf("no workspace (queried %zu bytes): %s, err %.3g (lowp %.3g): %s\n", ws, fc_status_name(s), err, lowp_err,
+           ok2 ? "PASS" : "FAIL");
+    free(ref);
+    free(lowp);
     free_view(&q);
     free_view(&k);
     free_view(&v);
     free_view(&o);
-    return ok;
+    return ok && ok2;
 }
 
 /* ---- large shapes ----------------------------------------------------------------------- */
@@ -762,7 +775,7 @@ int main(int argc, char **argv)
     printf("grid: %d cases, %d with split-KV workspace, %d failed\n", run, split, failed);
 
     if (only < 0) {
-        failed += !check_workspace_error(seed);
+        failed += !check_workspace_fallback(seed);
         if (!quick) {
             const int64_t b16k[1] = {0};
             failed += !run_large("S=16k causal", 1, 16384, 4, 1, 128, FC_DTYPE_BF16, 1, 0, b16k, 1, 64, seed + 1);
