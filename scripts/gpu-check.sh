@@ -110,10 +110,12 @@ else
     run_step "$tool" 100 "$reserve" "$logs/$tool.log" sh -c '
       tool=$1 san=$2; shift 2; rc=0
       for t in "$@"; do
-        echo "== $tool: $t"
-        FC_TEST_QUICK=1 "$san" --tool "$tool" --error-exitcode 1 "$t"; r=$?
-        [ $r -eq 77 ] && r=0   # the binary found no GPU: its own skip
-        [ $r -ne 0 ] && rc=$r
+        for portable in 0 1; do   # the arch-specific kernel, then the portable one
+          echo "== $tool: $t (FLASHCORE_FORCE_PORTABLE=$portable)"
+          FLASHCORE_FORCE_PORTABLE=$portable FC_TEST_QUICK=1 "$san" --tool "$tool" --error-exitcode 1 "$t"; r=$?
+          [ $r -eq 77 ] && r=0   # the binary found no GPU: its own skip
+          [ $r -ne 0 ] && rc=$r
+        done
       done
       exit $rc' sh "$tool" "$sanitizer" $gpu_tests
     record "$tool" "$(status_of $step_rc)" "$step_secs" \
