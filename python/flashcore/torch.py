@@ -85,13 +85,15 @@ _BACKWARD_MESSAGE = ("the backward pass is not implemented yet (it arrives with 
                      "where gradients are needed")
 
 
+# grad_out is an input so that the op can only run in the backward pass: with inputs alone, the
+# torch.compile partitioner may schedule it in the forward graph (seen on the H100, 2026-11-24).
 @torch.library.custom_op("flashcore::bwd_unavailable", mutates_args=())
-def _bwd_unavailable(q: Tensor, k: Tensor, v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+def _bwd_unavailable(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     raise NotSupportedError(2001, "FC_ERROR_NOT_SUPPORTED", _BACKWARD_MESSAGE, "flashcore.torch backward")
 
 
 @_bwd_unavailable.register_fake
-def _bwd_unavailable_fake(q, k, v):
+def _bwd_unavailable_fake(grad_out, q, k, v):
     return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
 
 
@@ -102,7 +104,8 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad_out, grad_lse):
     q, k, v = ctx.saved_tensors
-    dq, dk, dv = torch.ops.flashcore.bwd_unavailable(q, k, v)
+    g = grad_out if grad_out is not None else grad_lse
+    dq, dk, dv = torch.ops.flashcore.bwd_unavailable(g, q, k, v)
     return (dq, dk, dv) + (None,) * 10
 
 

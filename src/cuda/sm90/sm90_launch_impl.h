@@ -36,6 +36,14 @@ static bool fc_sm90_encode(CUtensorMap *map, int dtype, const void *base, int he
                            int batch, int64_t row_stride, int64_t head_stride, int64_t batch_stride, int box_rows) {
     PFN_cuTensorMapEncodeTiled_v12000 enc = fc_sm90_encode_fn();
     if (!enc) return false;
+    /* Layouts TMA cannot describe go to the portable kernel without a failing driver call (which
+     * compute-sanitizer reports): every extent >= 1 (Sk = 0 has no K rows), 16-byte aligned base
+     * and strides, strides below 2^40 bytes. */
+    const int64_t kStrideLimit = (int64_t)1 << 39; /* elements of 2 bytes: 2^40 bytes */
+    if (head_dim < 1 || rows < 1 || heads < 1 || batch < 1 || ((uintptr_t)base & 15)) return false;
+    if (row_stride % 8 || row_stride >= kStrideLimit || (heads > 1 && (head_stride % 8 || head_stride >= kStrideLimit)) ||
+        (batch > 1 && (batch_stride % 8 || batch_stride >= kStrideLimit)))
+        return false;
     /* A stride of an extent-1 dim is never used; TMA still wants a valid one. */
     if (heads == 1 || head_stride == 0) head_stride = row_stride;
     if (batch == 1 || batch_stride == 0) batch_stride = head_stride;

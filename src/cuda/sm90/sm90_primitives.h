@@ -99,10 +99,8 @@ static __device__ __forceinline__ float fc_ex2(float x) {
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
 }
-static __device__ __forceinline__ float fc_tanh(float x) {
-    float y;
-    asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
+/* Softcap's tanh: tanhf (2 ulp), not tanh.approx (~2^-11 relative), because the cap multiplies the
+ * error (cap 28: ~1e-5 of score, which failed the LSE standard on the H100, gpu-check 2026-11-24). */
+static __device__ __forceinline__ float fc_tanh(float x) { return tanhf(x); }
 
 #endif
