@@ -84,7 +84,8 @@ def _run(cmd: List[str]) -> str:
 
 
 def environment(device: str) -> Dict[str, Any]:
-    commit = _run(["git", "rev-parse", "--short=12", "HEAD"]) or None
+    # FC_COMMIT names the commit where the tree was copied without its .git (a remote GPU machine).
+    commit = _run(["git", "rev-parse", "--short=12", "HEAD"]) or os.environ.get("FC_COMMIT") or None
     if commit and _run(["git", "status", "--porcelain", "--untracked-files=no"]):
         commit += "-dirty"
     env: Dict[str, Any] = {"device": None, "driver": None, "torch": torch.__version__ if torch else None,
@@ -431,6 +432,25 @@ def geomean_lines(rows: List[dict], impls: List[str]) -> List[str]:
     return lines
 
 
+def matmul_ceiling(n: int = 8192, repeats: int = 20) -> float:
+    """The bf16 matmul rate of this GPU in this run (random inputs, median of CUDA-event timings):
+    the ceiling that attention's TFLOP/s are read against."""
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        e0.record()
+        a @ b
+        e1.record()
+        e1.synchronize()
+        times.append(e0.elapsed_time(e1) * 1e-3)
+    times.sort()
+    return 2.0 * n ** 3 / times[len(times) // 2] / 1e12
+
+
 def plot(rows: List[dict], path: Path, title: str) -> Optional[str]:
     try:
         import matplotlib
@@ -485,6 +505,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--warmup", type=int, default=None, help="warm-up calls (default 10 on CUDA, 1 on the CPU)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats (default 50 on CUDA, 3 on the CPU)")
     ap.add_argument("--graph-calls", type=int, default=20, help="calls per captured CUDA graph (seed, decode)")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the bf16 matmul ceiling measurement (GPU)")
     ap.add_argument("--no-graph", action="store_true", help="time the seed and decode sweeps eagerly too")
     ap.add_argument("--check-heads", type=int, default=2, help="heads checked against the reference on big shapes")
     ap.add_argument("--check-rows", type=int, default=256, help="query rows checked on big shapes")
@@ -530,6 +551,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if device == "cuda":
             torch.cuda.empty_cache()
     log(f"compare.py: {len(shapes)} shapes in {time.time() - t0:.0f} s")
+    if device == "cuda" and not args.no_ceiling:
+        env["bf16_matmul_tflops"] = matmul_ceiling()
+        log(f"compare.py: bf16 matmul 8192^3 in this run: {env['bf16_matmul_tflops']:.0f} TFLOP/s")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -543,6 +567,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   + (" (CUDA-graph replay for the seed and decode sweeps)" if device == "cuda" else " (wall clock)"))
     md = [f"# {args.name}", "", f"- device: {env['device']}", f"- driver: {env['driver']}, torch: {env['torch']}, "
           f"cudnn: {env['cudnn']}", f"- commit: {env['commit']}, date: {env['date']}", f"- command: `{command}`",
+          f"- bf16 matmul 8192^3 in the same run: {env.get('bf16_matmul_tflops') or 0:.0f} TFLOP/s",
           f"- {ratio_note}", "- flashcore's output is checked against the float64 reference before timing "
           f"(large shapes on a subset: {args.check_heads} heads, {args.check_rows} rows, first and last batch)", ""]
     md += table(rows, impls, markdown=True) + [""] + geomean_lines(rows, impls)

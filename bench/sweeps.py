@@ -3,6 +3,7 @@
     seed    B=1, H=8, S=256/512/1024, D=64, fp16, not causal          (latency; CUDA-graph replay)
     fa      16k tokens (B*S = 16384), model width H*D = 2048, D = 64/128/256, causal and not,
             S = 512 ... 16384, bf16                                     (the FlashAttention papers' sweep)
+    fa-fp16 the fa rows in fp16
     decode  one new token per sequence: B=32, Hq=32 over Hkv=8 (GQA), D=128, Sq=1,
             Sk = 1024/4096/8192/16384, bf16                             (memory bound; not in the CLI yet)
 
@@ -53,13 +54,13 @@ def _seed() -> List[Shape]:
     return [Shape("seed", 1, 8, 8, s, s, 64, False, "fp16") for s in (256, 512, 1024)]
 
 
-def _fa() -> List[Shape]:
+def _fa(dtype: str = "bf16", name: str = "fa") -> List[Shape]:
     rows = []
     for d in (64, 128, 256):
         for causal in (False, True):
             for s in (512, 1024, 2048, 4096, 8192, 16384):
                 h = FA_MODEL_WIDTH // d
-                rows.append(Shape("fa", FA_TOKENS // s, h, h, s, s, d, causal, "bf16"))
+                rows.append(Shape(name, FA_TOKENS // s, h, h, s, s, d, causal, dtype))
     return rows
 
 
@@ -67,7 +68,12 @@ def _decode() -> List[Shape]:
     return [Shape("decode", 32, 32, 8, 1, sk, 128, False, "bf16") for sk in (1024, 4096, 8192, 16384)]
 
 
-SWEEPS = {"seed": _seed, "fa": _fa, "decode": _decode}
+def _fa_fp16() -> List[Shape]:
+    """The fa rows in fp16 (the Hopper issue measures both dtypes)."""
+    return _fa("fp16", "fa-fp16")
+
+
+SWEEPS = {"seed": _seed, "fa": _fa, "fa-fp16": _fa_fp16, "decode": _decode}
 PLANNED = {"train": "needs the backward pass (not implemented yet)"}
 
 
