@@ -51,6 +51,22 @@ void fc_tensor_contiguous(fc_tensor *t, void *data, fc_dtype dtype, int ndim, co
     }
 }
 
+#ifndef FC_HAVE_CUDA
+/* The error every CUDA entry point returns in a build without CUDA. */
+static fc_status fc_no_cuda(void) {
+    return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "this flashcore was built without CUDA");
+}
+#else
+/* FC_SUCCESS when `device` names a usable CUDA device. */
+static fc_status fc_check_device(int device) {
+    int count = fc_cuda_count();
+    if (count == 0) return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "no CUDA device is usable");
+    if (device < 0 || device >= count)
+        return fc_set_error(FC_ERROR_BAD_DEVICE, "device %d requested but %d CUDA device(s) exist", device, count);
+    return FC_SUCCESS;
+}
+#endif
+
 fc_status fc_cuda_device_count(int *count) {
     fc_clear_error();
     if (!count) return fc_set_error(FC_ERROR_NULL_POINTER, "count is NULL");
@@ -66,14 +82,11 @@ fc_status fc_cuda_device_info(int ordinal, fc_device_info *info) {
     fc_clear_error();
     if (!info) return fc_set_error(FC_ERROR_NULL_POINTER, "info is NULL");
 #ifdef FC_HAVE_CUDA
-    int count = fc_cuda_count();
-    if (count == 0) return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "no CUDA device is usable");
-    if (ordinal < 0 || ordinal >= count)
-        return fc_set_error(FC_ERROR_BAD_DEVICE, "device %d requested but %d CUDA device(s) exist", ordinal, count);
-    return fc_cuda_info(ordinal, info);
+    fc_status s = fc_check_device(ordinal);
+    return s ? s : fc_cuda_info(ordinal, info);
 #else
     (void)ordinal;
-    return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "this flashcore was built without CUDA");
+    return fc_no_cuda();
 #endif
 }
 
@@ -117,20 +130,18 @@ fc_status fc_cuda_malloc(void **ptr, size_t bytes, int device) {
     if (!ptr) return fc_set_error(FC_ERROR_NULL_POINTER, "ptr is NULL");
     *ptr = NULL;
 #ifdef FC_HAVE_CUDA
-    int count = fc_cuda_count();
-    if (count == 0) return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "no CUDA device is usable");
-    if (device < 0 || device >= count)
-        return fc_set_error(FC_ERROR_BAD_DEVICE, "device %d requested but %d CUDA device(s) exist", device, count);
+    fc_status s = fc_check_device(device);
+    if (s) return s;
     int prev = 0;
     cudaGetDevice(&prev);
     cudaSetDevice(device);
-    fc_status s = fc_cuda_result(cudaMalloc(ptr, bytes ? bytes : 1), "cudaMalloc");
+    s = fc_cuda_result(cudaMalloc(ptr, bytes ? bytes : 1), "cudaMalloc");
     cudaSetDevice(prev);
     if (s) *ptr = NULL;
     return s;
 #else
     (void)bytes, (void)device;
-    return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "this flashcore was built without CUDA");
+    return fc_no_cuda();
 #endif
 }
 
@@ -140,7 +151,7 @@ fc_status fc_cuda_free(void *ptr) {
 #ifdef FC_HAVE_CUDA
     return fc_cuda_result(cudaFree(ptr), "cudaFree");
 #else
-    return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "this flashcore was built without CUDA");
+    return fc_no_cuda();
 #endif
 }
 
@@ -159,25 +170,23 @@ fc_status fc_cuda_memcpy(void *dst, const void *src, size_t bytes, int kind) {
     return fc_cuda_result(cudaMemcpy(dst, src, bytes, k), "cudaMemcpy");
 #else
     (void)kind;
-    return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "this flashcore was built without CUDA");
+    return fc_no_cuda();
 #endif
 }
 
 fc_status fc_cuda_synchronize(int device) {
     fc_clear_error();
 #ifdef FC_HAVE_CUDA
-    int count = fc_cuda_count();
-    if (count == 0) return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "no CUDA device is usable");
-    if (device < 0 || device >= count)
-        return fc_set_error(FC_ERROR_BAD_DEVICE, "device %d requested but %d CUDA device(s) exist", device, count);
+    fc_status s = fc_check_device(device);
+    if (s) return s;
     int prev = 0;
     cudaGetDevice(&prev);
     cudaSetDevice(device);
-    fc_status s = fc_cuda_result(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    s = fc_cuda_result(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     cudaSetDevice(prev);
     return s;
 #else
     (void)device;
-    return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "this flashcore was built without CUDA");
+    return fc_no_cuda();
 #endif
 }
