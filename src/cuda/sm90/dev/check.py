@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Dev-only: correctness of the sm90 kernels against a float64 reference (torch on the GPU), and
 timing against torch SDPA (FLASH = FA2, CUDNN) on the fa sweep and the seed shape.
-Usage: python3 check.py LIB [--nopp LIB2] [--no-bench] [--quick-bench]
+Usage: python3 check.py LIB [--nopp LIB2] [--no-bench] [--quick-bench] [--ab]
 LIB2: the same sources built with -DFC_SM90_PINGPONG=0, for the same-process ping-pong A/B."""
 import ctypes, math, sys, time, random
 import torch
@@ -181,6 +181,11 @@ def run_checks(splits, L=None, dims=(64, 96, 128, 192, 256, 32), tag=""):
                                            (1, 1500, 1400, 16, 16, 256)):
                 fails += not check("%s causal pairs B%d Sq%d Sk%d H%d/%d D%d" % (dtype, B, Sq, Sk, Hq, Hk, D), B=B,
                                    Sq=Sq, Sk=Sk, Hq=Hq, Hk=Hk, D=D, dtype=dtype, causal=True)
+            # persistent with 1-2 key blocks per tile (Q freed after the tile's first or second S), causal too
+            for (B, Sq, Sk, Hq, Hk, D, c) in ((2, 1100, 100, 12, 4, 64, 0), (2, 1100, 200, 12, 4, 128, 0),
+                                              (1, 1100, 1100, 20, 4, 256, 1)):
+                fails += not check("%s short-k B%d Sq%d Sk%d H%d/%d D%d c%d" % (dtype, B, Sq, Sk, Hq, Hk, D, c), B=B,
+                                   Sq=Sq, Sk=Sk, Hq=Hq, Hk=Hk, D=D, dtype=dtype, causal=bool(c))
             # wide key blocks (non-causal, Sk >= 4096), with and without the split (Sq 333: 6 tiles)
             for (B, Sq, Sk, Hq, Hk, D) in ((1, 333, 5000, 2, 1, 96), (2, 1100, 4500, 8, 2, 128)):
                 fails += not check("%s wide B%d Sq%d Sk%d H%d/%d D%d" % (dtype, B, Sq, Sk, Hq, Hk, D), B=B, Sq=Sq,
@@ -315,6 +320,57 @@ def run_ablation():
         print("| %d | %s |" % (S, " | ".join("%.2f" % x for x in r)), flush=True)
 
 
+def run_ab():
+    """Same-process A/B: LIB (A) against the --nopp library (B, whatever B_FLAGS built it with), on the
+    short rows of the fa sweep (S=512/1024, every head dim, causal and not, bf16 and f16), two long
+    rows and the seed shape; cuDNN in the same process. Order A B cuDNN B A; A and B are the means of
+    their two timings, 'A spread' = |A1 - A2| / A (the noise)."""
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    dev = "cuda"
+    print("| dtype | B,H,S,D,causal | A TF | B TF | A/B | cuDNN TF | A/cuDNN | B/cuDNN | A spread |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    shapes = [(B, 2048 // D, S, D, c) for D in (64, 128, 256) for (B, S) in ((32, 512), (16, 1024)) for c in (0, 1)]
+    shapes += [(2, 16, 8192, 128, 0), (2, 16, 8192, 128, 1)]
+    ratios = []
+    for dtype in (torch.bfloat16, torch.float16):
+        for (B, H, S, D, causal) in shapes:
+            q = torch.randn(B, S, H, D, device=dev, dtype=dtype)
+            k, v = torch.randn_like(q), torch.randn_like(q)
+            o = torch.empty_like(q)
+            flops = 4 * B * H * S * S * D / (2 if causal else 1)
+            fa = lambda: bench(lambda: fc(q, k, v, o, None, causal=bool(causal), L=lib))
+            fb = lambda: bench(lambda: fc(q, k, v, o, None, causal=bool(causal), L=lib_nopp))
+            qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            a1 = fa()
+            b1 = fb()
+            with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+                cu = bench(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=bool(causal)))
+            b2 = fb()
+            a2 = fa()
+            ta, tb = (a1 + a2) / 2, (b1 + b2) / 2
+            ratios.append((S, tb / ta, cu / ta, cu / tb))
+            tf = lambda t: flops / t / 1e9
+            print("| %s | %d,%d,%d,%d,%d | %.0f | %.0f | %.3f | %.0f | %.3f | %.3f | %.1f%% |" % (
+                "bf16" if dtype == torch.bfloat16 else "f16", B, H, S, D, causal, tf(ta), tf(tb), tb / ta, tf(cu),
+                cu / ta, cu / tb, 100 * abs(a1 - a2) / ta), flush=True)
+            del q, k, v, o
+    gm = lambda xs: math.exp(sum(math.log(x) for x in xs) / len(xs))
+    sh = [r for r in ratios if r[0] <= 1024]
+    print("short rows (%d): geomean A/B %.3f, A/cuDNN %.3f, B/cuDNN %.3f" % (
+        len(sh), gm([r[1] for r in sh]), gm([r[2] for r in sh]), gm([r[3] for r in sh])))
+    print("| seed S (f16, graph, us) | A | B | cuDNN |")
+    print("|---|---|---|---|")
+    for S in (256, 512, 1024):
+        q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
+        k, v = torch.randn_like(q), torch.randn_like(q)
+        o = torch.empty_like(q)
+        r = [bench(lambda: fc(q, k, v, o, None, L=L), graph=True) * 1e3 for L in (lib, lib_nopp)]
+        qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+            r.append(bench(lambda: F.scaled_dot_product_attention(qt, kt, vt), graph=True) * 1e3)
+        print("| %d | %s |" % (S, " | ".join("%.2f" % x for x in r)), flush=True)
+
+
 def run_prof():
     """A few launches of one fa-sweep shape, for ncu."""
     q = torch.randn(8, 2048, 16, 128, device="cuda", dtype=torch.bfloat16)
@@ -335,7 +391,9 @@ if __name__ == "__main__":
     lib.fcdev_set_wide(-1)
     lib.fcdev_set_splits(0)
     print("CHECKS: %d failures" % f)
-    if "--no-bench" not in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
+    if "--ab" in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
+        run_ab()
+    elif "--no-bench" not in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
         run_bench("--quick-bench" in sys.argv)
         if lib_nopp:
             run_ablation()

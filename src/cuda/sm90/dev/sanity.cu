@@ -34,6 +34,7 @@ int main() {
         {1, 1100, 1100, 20, 4, 64, 1, -1, -1, 0, 0.f}, /* causal, 9 query blocks: persistent pairs + empty slot */
         {2, 1000, 1100, 10, 5, 128, 1, -1, -1, 0, 0.f}, /* causal Sq != Sk, 160 tiles: persistent pairs */
         {1, 200, 4500, 2, 2, 128, 0, -1, -1, 0, 0.f},   /* wide key blocks (Sk >= 4096), split over 4 */
+        {1, 1100, 100, 20, 4, 128, 0, -1, -1, 0, 0.f},  /* persistent, 1 key block per tile: Q freed after the first S */
     };
     int fails = 0;
     const int ncfg = sizeof cfg / sizeof cfg[0];
