@@ -21,6 +21,10 @@
 #ifndef FC_SM90_PINGPONG
 #define FC_SM90_PINGPONG 1 /* consumer warpgroups take turns issuing wgmma (0: dev A/B builds only) */
 #endif
+#ifndef FC_SM90_EARLY_Q_RELEASE
+#define FC_SM90_EARLY_Q_RELEASE 1 /* consumers free the Q tile after their last Q K^T, not after the
+                                   * last P V (0: dev A/B builds only) */
+#endif
 #define FC_SM90_PAIRS_MAX_M_BLOCKS 64 /* causal query-block pairs on a persistent grid up to S = 8192 */
 #define FC_SM90_MAX_SPLITS 4  /* CTAs per cluster in split-KV (portable cluster limit is 8; 4 of
                                * ~200 KB each always find room in one GPC of an H100) */
@@ -50,6 +54,13 @@ static constexpr __host__ __device__ fc_sm90_tile fc_sm90_tile_for(int head_dim_
  * 128: 606 vs 515 and 605 vs 531 TF). */
 static constexpr __host__ __device__ bool fc_sm90_pingpong(int head_dim_pad) {
     return FC_SM90_PINGPONG && head_dim_pad != 256;
+}
+
+/* Free the Q tile right after the tile's last Q K^T (not after its last P V), so the producer loads
+ * the next tile's Q (and, behind it, K/V) under the last softmax, P V and epilogue. Off for 256:
+ * run 11 A/B (same process) +2..6% on S=512/1024 for 64/128, but 256 flat to -1.8% (causal rows). */
+static constexpr __host__ __device__ bool fc_sm90_early_q(int head_dim_pad) {
+    return FC_SM90_EARLY_Q_RELEASE && head_dim_pad != 256;
 }
 
 /* The tile of an instance: the table's, or a wider key block for the same head dim (fewer

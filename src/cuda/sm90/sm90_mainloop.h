@@ -271,6 +271,9 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             fc_wgmma_wait<0>();
             fc_reg_fence(s);
             fc_warp_arrive(&sm.empty_k[it % T.stages]);
+            /* Q is read by Q K^T only: once the last one is done the producer may load the next
+             * tile's Q under this tile's last softmax, P V and epilogue. */
+            if (fc_sm90_early_q(kD) && n == blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
             scores(s, n);
             fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
             fc_sm90_convert_p<kDtype, BN>(s, P);
@@ -297,6 +300,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             fc_wgmma_wait<1>(); /* S done; P V may still run under the softmax below */
             fc_reg_fence(s);
             fc_warp_arrive(&sm.empty_k[st]);
+            if (fc_sm90_early_q(kD) && n == blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
             scores(s, n);
             fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
             fc_wgmma_wait<0>();
@@ -325,7 +329,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             fc_wgmma_wait<0>();
             fc_reg_fence(o);
             fc_warp_arrive(&sm.empty_v[st]);
-            fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
+            if (!fc_sm90_early_q(kD)) fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
         }
         kv_it = it + 1;
     }
