@@ -84,32 +84,8 @@ static void build_grid(fc_tg_grid *g)
     c = fc_tg_add(g, 1, 2, 2, 1000, 1000, 80, F32), c->wl = 100, c->wr = 20;
     c = fc_tg_add(g, 1, 1, 1, 1000, 1000, 8, BF16), c->softcap = 20.0f;
 
-    /* Sq != Sk both ways, with and without causal (bottom-right alignment; Sq > Sk leaves the
-     * first Sq-Sk rows fully masked under causal: out 0, lse -inf) */
-    const int sqsk[8][2] = {{1, 257}, {7, 1000}, {65, 7}, {257, 64}, {64, 1}, {1, 65}, {1000, 63}, {63, 1000}};
-    for (int i = 0; i < 8; ++i)
-        for (int causal = 0; causal < 2; ++causal) {
-            c = fc_tg_add(g, 2, 2, 2, sqsk[i][0], sqsk[i][1], dims[(i + causal) % 5], dts[(i + causal) % 3]);
-            c->causal = causal;
-        }
-    /* empty key / query sequences in the batched layout: rows with no key give 0 and -inf */
-    c = fc_tg_add(g, 2, 2, 2, 5, 0, 64, F16);
-    c = fc_tg_add(g, 2, 2, 1, 0, 7, 128, BF16);
-    /* causal, Sq = Sk, several shapes */
-    for (int s = 0; s < 6; ++s) {
-        c = fc_tg_add(g, 2, 3, 3, seqs[s], seqs[s], dims[(s + 1) % 5], dts[s % 3]);
-        c->causal = 1;
-    }
-    /* sliding windows, incl. one-sided and degenerate (0, 0) */
-    const int wins[9][2] = {{16, 0}, {0, 0}, {5, 7}, {-1, 3}, {10, -1}, {0, -1}, {-1, 0}, {100, 50}, {3, 200}};
-    for (int w = 0; w < 9; ++w) {
-        const int shapes[3][2] = {{257, 257}, {65, 300}, {200, 63}};
-        const int *sh = shapes[w % 3];
-        c = fc_tg_add(g, 1, 2, 2, sh[0], sh[1], dims[w % 5], dts[w % 3]);
-        c->wl = wins[w][0], c->wr = wins[w][1];
-    }
-    c = fc_tg_add(g, 2, 2, 2, 64, 64, 64, F16), c->causal = 1, c->wl = 8;  /* causal + left window */
-    c = fc_tg_add(g, 1, 2, 2, 1, 1000, 128, BF16), c->wl = 31, c->wr = 0;  /* decode-like row with window */
+    /* masks: Sq != Sk, empty sequences, causal Sq = Sk, sliding windows (testgrid.c) */
+    fc_tg_add_mask_cases(g, seqs, 6, dims, dts, 3);
     /* softcap, with other features */
     c = fc_tg_add(g, 2, 2, 2, 65, 65, 64, F16), c->softcap = 30.0f;
     c = fc_tg_add(g, 1, 2, 2, 257, 129, 128, BF16), c->softcap = 5.0f, c->causal = 1, c->qscale = 3.0;
@@ -119,31 +95,13 @@ static void build_grid(fc_tg_grid *g)
     c = fc_tg_add(g, 2, 2, 2, 65, 65, 64, BF16), c->scale = 0.3f, c->qscale = 4.0;
     c = fc_tg_add(g, 1, 2, 2, 128, 128, 128, F16), c->qscale = 3.0, c->causal = 1;
     c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, F32), c->scale = 1.5f;
-    /* GQA 8/2 and MQA */
-    c = fc_tg_add(g, 1, 8, 2, 65, 65, 64, F16);
-    c = fc_tg_add(g, 2, 8, 2, 257, 257, 128, BF16), c->causal = 1;
-    c = fc_tg_add(g, 1, 8, 2, 63, 200, 80, F32), c->wl = 10, c->wr = 10;
-    c = fc_tg_add(g, 1, 8, 1, 64, 64, 128, F16), c->causal = 1;
-    c = fc_tg_add(g, 2, 4, 1, 7, 65, 256, BF16);
-    c = fc_tg_add(g, 1, 6, 1, 1, 300, 64, F16), c->softcap = 15.0f;
+    /* GQA 8/2 and MQA (testgrid.c) */
+    fc_tg_add_gqa_cases(g, F32);
 
-    /* varlen: empty and length-1 sequences, q and k lengths differing per sequence */
+    /* varlen: empty and length-1 sequences, q and k lengths differing per sequence (testgrid.c) */
     {
-        const int lq1[5] = {0, 1, 65, 7, 130}, lk1[5] = {5, 0, 65, 1, 200};
-        const int lq2[4] = {1, 1, 1, 1}, lk2[4] = {1, 300, 7, 0};
-        const int lq3[6] = {64, 0, 0, 33, 1, 128}, lk3[6] = {64, 3, 0, 17, 1, 64};
-        const int lq4[3] = {257, 9, 100}, lk4[3] = {100, 9, 257};
-        const int lq5[2] = {0, 0}, lk5[2] = {4, 0};
-        c = fc_tg_add_varlen(g, 5, lq1, lk1, 2, 2, 64, F16);
-        c = fc_tg_add_varlen(g, 5, lq1, lk1, 4, 2, 128, BF16), c->causal = 1;
-        c = fc_tg_add_varlen(g, 5, lq1, lk1, 2, 1, 80, F32), c->wl = 9, c->wr = 3, c->layout = FC_TG_PAD;
-        c = fc_tg_add_varlen(g, 4, lq2, lk2, 2, 2, 8, BF16), c->causal = 1;
-        c = fc_tg_add_varlen(g, 4, lq2, lk2, 3, 1, 256, F16), c->softcap = 8.0f;
-        c = fc_tg_add_varlen(g, 6, lq3, lk3, 4, 4, 64, F16), c->causal = 1, c->layout = FC_TG_TRANS;
-        c = fc_tg_add_varlen(g, 6, lq3, lk3, 2, 2, 128, F32), c->wl = 0, c->wr = -1, c->layout = FC_TG_SUB;
-        c = fc_tg_add_varlen(g, 3, lq4, lk4, 8, 2, 64, BF16), c->causal = 1, c->softcap = 25.0f;
-        c = fc_tg_add_varlen(g, 3, lq4, lk4, 2, 2, 256, F16), c->wl = 40, c->wr = 8, c->layout = FC_TG_TRANS;
-        c = fc_tg_add_varlen(g, 2, lq5, lk5, 2, 2, 64, F16); /* no query token at all */
+        const fc_dtype wide[2] = {F32, F32};
+        fc_tg_add_varlen_cases(g, wide);
     }
     /* strided, non-contiguous layouts on assorted features */
     for (int l = FC_TG_PAD; l < FC_TG_LAYOUTS; ++l) {

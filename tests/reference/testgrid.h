@@ -1,9 +1,10 @@
 /*
  * The case grid and per-case checking shared by test_cpu and test_gpu: the test-case struct and its
- * description, the grid storage and the seeded random cases, strided host views in four layouts,
- * the host side of one case (views, inputs, cu_seqlens, params) and the judging of its outputs
- * against the float64 reference. Where the tensors live (CPU or device memory) and the grids
- * themselves stay in each test. Test code: on a full grid it prints to stderr and exits.
+ * description, the grid storage, the grid sections both tests run (masks, GQA/MQA, varlen) and the
+ * seeded random cases, strided host views in four layouts, the host side of one case (views,
+ * inputs, cu_seqlens, params) and the judging of its outputs against the float64 reference. Where
+ * the tensors live (CPU or device memory) and each test's own grid sections stay in the tests.
+ * Test code: on a full grid it prints to stderr and exits.
  */
 #ifndef FC_TESTGRID_H
 #define FC_TESTGRID_H
@@ -52,6 +53,22 @@ fc_tcase *fc_tg_add(fc_tg_grid *g, int B, int Hq, int Hkv, int Sq, int Sk, int D
 /* Append a varlen case of nseq sequences with these query / key lengths. */
 fc_tcase *fc_tg_add_varlen(fc_tg_grid *g, int nseq, const int *lq, const int *lk, int Hq, int Hkv, int D,
                            fc_dtype dt);
+
+/* The mask cases both tests run, in this order: Sq != Sk both ways (with and without causal), empty
+ * key / query sequences, causal with Sq = Sk on every seqs[] length, sliding windows (incl. one-sided
+ * and degenerate), causal + left window, a decode-like row with a window. Head dims rotate through
+ * dims[0..4], dtypes through dts[0..n_dts-1]. */
+void fc_tg_add_mask_cases(fc_tg_grid *g, const int *seqs, int n_seqs, const int *dims, const fc_dtype *dts,
+                          int n_dts);
+
+/* The varlen cases both tests run: empty and length-1 sequences, q and k lengths differing per
+ * sequence, with causal, windows, softcap, GQA and strided layouts. wide[0] and wide[1] are the
+ * dtypes of the third and seventh case (fp32 where the backend has it). */
+void fc_tg_add_varlen_cases(fc_tg_grid *g, const fc_dtype wide[2]);
+
+/* The GQA (8/2) and MQA cases both tests run; wide is the dtype of the third (fp32 where the backend
+ * has it). */
+void fc_tg_add_gqa_cases(fc_tg_grid *g, fc_dtype wide);
 
 /* What random cases a test draws: shapes, head dims, dtypes, features and layouts mixed freely. */
 typedef struct fc_tg_random {
