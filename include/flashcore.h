@@ -56,7 +56,7 @@ typedef enum fc_status {
     FC_ERROR_BAD_SIZE = 1007,         /**< a negative size, zero heads, or sizes that overflow */
     FC_ERROR_BAD_STRIDE = 1008,       /**< a negative stride, or strides whose extent overflows */
     FC_ERROR_NONCONTIGUOUS = 1009,    /**< the last dimension's stride is not 1 */
-    FC_ERROR_ALIASING = 1010,         /**< an output overlaps an input or the other output */
+    FC_ERROR_ALIASING = 1010,         /**< an output overlaps an input, the other output, or itself */
     FC_ERROR_DEVICE_MISMATCH = 1011,  /**< tensors live on different devices */
     FC_ERROR_BAD_CU_SEQLENS = 1012,   /**< cu_seqlens missing, not monotone, or inconsistent */
     FC_ERROR_BAD_VALUE = 1013,        /**< a scalar parameter is out of range (scale, softcap, window) */
@@ -210,7 +210,8 @@ FC_API fc_status fc_attention_workspace_size(const fc_tensor *q, const fc_tensor
  * params: NULL for the defaults.
  * workspace: optional device scratch. With at least fc_attention_workspace_size() bytes the CUDA
  *            backend may split the keys of a small grid across more blocks; with less (or NULL and 0)
- *            it runs a plan that needs none. workspace_size > 0 with a NULL workspace is an error.
+ *            it runs a plan that needs none. A non-zero workspace_size needs a 16-byte aligned,
+ *            non-NULL workspace on the tensors' device.
  * stream: a cudaStream_t for CUDA tensors (NULL = default stream); ignored on the CPU.
  *
  * Alignment: CPU data must be aligned to the element size. CUDA data pointers must be 16-byte

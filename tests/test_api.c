@@ -171,6 +171,25 @@ int main(void) {
         }
     }
 
+    setup(&a), a.o.stride[2] = 0;
+    expect("out overlaps itself (zero stride)", run(&a, &a.q), FC_ERROR_ALIASING, "out overlaps itself");
+    setup(&a), a.lse.stride[1] = 1;
+    expect("lse overlaps itself (interleaved)", run(&a, &a.q), FC_ERROR_ALIASING, "lse overlaps itself");
+    setup(&a);
+    expect("workspace size without memory",
+           fc_attention_forward(&a.q, &a.k, &a.v, &a.o, &a.lse, &a.p, NULL, 64, NULL), FC_ERROR_NULL_POINTER, "workspace");
+    setup(&a);
+    expect("workspace misaligned",
+           fc_attention_forward(&a.q, &a.k, &a.v, &a.o, &a.lse, &a.p, (char *)lse_snapshot + 4, 64, NULL),
+           FC_ERROR_MISALIGNED, "workspace");
+    setup(&a), a.p.softmax_scale = 3e38f;
+    expect("scale overflows after log2e", run(&a, &a.q), FC_ERROR_BAD_VALUE, "softmax_scale");
+    /* Valid extremes: a window edge past every key is unbounded, a loose max_seqlen is capped. */
+    setup(&a), a.p.window_left = INT32_MAX, a.p.window_right = INT32_MAX;
+    expect("window edges INT32_MAX are valid", run(&a, &a.q), FC_SUCCESS, NULL);
+    setup_varlen(&a), a.p.max_seqlen_q = INT32_MAX, a.p.max_seqlen_k = INT32_MAX;
+    expect("varlen max_seqlen INT32_MAX is valid", run(&a, &a.q), FC_SUCCESS, NULL);
+
     setup(&a), a.p.softmax_scale = NAN;
     expect("scale NaN", run(&a, &a.q), FC_ERROR_BAD_VALUE, "softmax_scale");
     setup(&a), a.p.softcap = -1.0f;

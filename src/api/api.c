@@ -214,9 +214,12 @@ fc_status fc_build_fwd_params(const fc_tensor *q, const fc_tensor *k, const fc_t
         if (s) return s;
     }
 
-    /* outputs must not overlap inputs or each other */
+    /* outputs must not overlap inputs, each other, or themselves */
     for (int i = T_O; i < T_COUNT; ++i) {
         if (!t[i]) continue;
+        if (fc_tensor_self_overlaps(t[i]))
+            return fc_set_error(FC_ERROR_ALIASING, "%s overlaps itself: its strides map distinct elements to one address",
+                                fc_tensor_names[i]);
         for (int j = 0; j < i; ++j)
             if (t[j] && fc_tensors_overlap(t[i], t[j]))
                 return fc_set_error(FC_ERROR_ALIASING, "%s overlaps %s in memory", fc_tensor_names[i], fc_tensor_names[j]);
@@ -248,8 +251,10 @@ fc_status fc_build_fwd_params(const fc_tensor *q, const fc_tensor *k, const fc_t
             if (s) return s;
         }
         batch = user->num_seqs;
-        seqlen_q = user->max_seqlen_q;
-        seqlen_k = user->max_seqlen_k;
+        /* No sequence is longer than the packed tensor: a looser bound only costs grid size and
+         * index range (INT32_MAX would overflow the kernels' block arithmetic). */
+        seqlen_q = (int64_t)user->max_seqlen_q > total_q ? (int)total_q : user->max_seqlen_q;
+        seqlen_k = (int64_t)user->max_seqlen_k > total_k ? (int)total_k : user->max_seqlen_k;
     } else {
         batch = (int)q->shape[0];
         seqlen_q = (int)q->shape[1];
@@ -291,11 +296,17 @@ fc_status fc_build_fwd_params(const fc_tensor *q, const fc_tensor *k, const fc_t
 
     p->scale = user->softmax_scale != 0.0f ? user->softmax_scale : (float)(1.0 / sqrt((double)D));
     p->scale_log2 = p->scale * FC_LOG2E;
+    if (!isfinite(p->scale_log2))
+        return fc_set_error(FC_ERROR_BAD_VALUE, "softmax_scale = %g overflows fp32 once multiplied by log2(e)",
+                            (double)p->scale);
     p->softcap = user->softcap;
     p->softcap_scale = user->softcap > 0.0f ? p->scale / user->softcap : 0.0f;
 
-    p->window_left = user->window_left;
-    p->window_right = user->causal ? 0 : user->window_right;
+    /* A window edge that reaches past every key is unbounded: row i sees keys at distance at most
+     * Sk - 1 to its left and Sq - 1 to its right (per sequence; the max seqlens bound them). Settling
+     * it here keeps the kernels' index arithmetic in int range and lets them skip the mask. */
+    p->window_left = user->window_left >= seqlen_k - 1 ? -1 : user->window_left;
+    p->window_right = user->causal ? 0 : user->window_right >= seqlen_q - 1 ? -1 : user->window_right;
     p->is_causal = p->window_left < 0 && p->window_right == 0;
     p->has_window = p->window_left >= 0 || p->window_right >= 0;
 
@@ -323,6 +334,11 @@ fc_status fc_attention_forward(const fc_tensor *q, const fc_tensor *k, const fc_
     fc_fwd_params p;
     fc_status s = fc_build_fwd_params(q, k, v, out, lse, params, workspace, &p);
     if (s) return s;
+    if (workspace_size > 0 && workspace == NULL)
+        return fc_set_error(FC_ERROR_NULL_POINTER, "workspace is NULL but workspace_size = %zu", workspace_size);
+    if (workspace_size > 0 && (uintptr_t)workspace % FC_WORKSPACE_ALIGN_BYTES)
+        return fc_set_error(FC_ERROR_MISALIGNED, "workspace = %p is not %d-byte aligned", workspace,
+                            FC_WORKSPACE_ALIGN_BYTES);
     p.workspace_size = (int64_t)workspace_size;
     size_t needed = 0;
     return fc_dispatch_forward(&p, workspace, workspace_size, stream, FC_DISPATCH_RUN, &needed);

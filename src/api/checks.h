@@ -9,6 +9,8 @@
 
 /* CUDA kernels read rows as 16-byte vectors: base pointers and non-last strides must allow that. */
 #define FC_CUDA_ALIGN_BYTES 16
+/* The workspace holds fp32 partials read as vectors (cudaMalloc gives 256). */
+#define FC_WORKSPACE_ALIGN_BYTES 16
 
 /* a*b into *r for non-negative a, b; returns 0 on int64 overflow. */
 static inline int fc_mul_ok(int64_t a, int64_t b, int64_t *r) {
@@ -47,6 +49,29 @@ static inline int fc_tensors_overlap(const fc_tensor *a, const fc_tensor *b) {
     uintptr_t a0 = (uintptr_t)a->data, a1 = a0 + (uintptr_t)ea * fc_dtype_size(a->dtype);
     uintptr_t b0 = (uintptr_t)b->data, b1 = b0 + (uintptr_t)eb * fc_dtype_size(b->dtype);
     return a0 < b1 && b0 < a1;
+}
+
+/* Whether distinct indices of t can reach the same element (zero or interleaved strides): such a
+ * tensor cannot be an output, because its rows would be written concurrently. Sufficient test:
+ * with the dims of extent > 1 sorted by stride, each stride exceeds the span of the dims inside it. */
+static inline int fc_tensor_self_overlaps(const fc_tensor *t) {
+    int dims[FC_MAX_DIMS], n = 0;
+    for (int d = 0; d < t->ndim; ++d) {
+        if (t->shape[d] == 0) return 0; /* no elements */
+        if (t->shape[d] > 1) dims[n++] = d;
+    }
+    for (int i = 1; i < n; ++i) /* insertion sort by stride: at most four dims */
+        for (int j = i; j > 0 && t->stride[dims[j]] < t->stride[dims[j - 1]]; --j) {
+            int tmp = dims[j];
+            dims[j] = dims[j - 1], dims[j - 1] = tmp;
+        }
+    int64_t span = 1; /* elements covered by the dims inside the current one */
+    for (int i = 0; i < n; ++i) {
+        const int64_t st = t->stride[dims[i]];
+        if (st < span) return 1;
+        span = st * (t->shape[dims[i]] - 1) + span; /* no overflow: the extent check passed */
+    }
+    return 0;
 }
 
 /* Check every argument and fill *p (src/api/api.c). Writes nothing but *p. */
