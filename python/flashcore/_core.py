@@ -23,14 +23,23 @@ def make_params(*, causal: bool, scale: Optional[float], window: Sequence[int], 
             raise ValueError("flashcore: scale=0.0 is not supported (the C API reads 0 as the default); "
                              "pass scale=None for the default 1/sqrt(head_dim)")
         p.softmax_scale = scale
+        # ctypes rounds to fp32 silently: a finite value that becomes 0 or inf would change meaning
+        if math.isfinite(scale) and (p.softmax_scale == 0.0 or math.isinf(p.softmax_scale)):
+            raise ValueError(f"flashcore: scale={scale!r} is not representable in fp32")
     try:
         left, right = (int(w) for w in window)
     except (TypeError, ValueError):
         raise TypeError(f"flashcore: window must be a pair of ints (left, right), got {window!r}") from None
+    for name, val in (("window[0]", left), ("window[1]", right), ("max_seqlen_q", max_seqlen_q),
+                      ("max_seqlen_k", max_seqlen_k)):
+        if not -2**31 <= int(val) < 2**31:  # ctypes truncates C ints silently
+            raise ValueError(f"flashcore: {name}={val} does not fit a C int")
     p.causal = 1 if causal else 0
     p.window_left = left
     p.window_right = right
     p.softcap = float(softcap)
+    if math.isfinite(float(softcap)) and float(softcap) != 0.0 and (p.softcap == 0.0 or math.isinf(p.softcap)):
+        raise ValueError(f"flashcore: softcap={softcap!r} is not representable in fp32")
     p.cu_seqlens_q = cu_seqlens_q or None
     p.cu_seqlens_k = cu_seqlens_k or None
     p.num_seqs = num_seqs
@@ -72,11 +81,17 @@ def forward_into(q: Any, k: Any, v: Any, out: Any, lse: Any, params: FcAttention
     size = ctypes.c_size_t(0)
     refs = (ctypes.byref(tq), ctypes.byref(tk), ctypes.byref(tv), ctypes.byref(to), tl, ctypes.byref(params))
     check(L.fc_attention_workspace_size(*refs, ctypes.byref(size)), "flashcore.attention")
-    ws, ws_ptr = None, None
-    if size.value:
-        ws = empty_like(aq, (size.value,), "uint8")
-        ws_ptr = describe(ws, "workspace", handle).ptr
-    check(L.fc_attention_forward(*refs, ws_ptr, size.value, handle), "flashcore.attention")
+    # The workspace is optional (less than the queried size runs a plan that needs none). It is used
+    # only on the framework's current stream, where its allocator orders the reuse of the memory
+    # freed below after this call; on an explicit or default stream the call runs without one.
+    ws, ws_ptr, ws_size = None, None, 0
+    if size.value and stream is None and aq.stream is not None:
+        try:
+            ws = empty_like(aq, (size.value,), "uint8")
+            ws_ptr, ws_size = describe(ws, "workspace", handle).ptr, size.value
+        except TypeError:  # a producer without an allocator of its own (e.g. Numba): no workspace
+            ws, ws_ptr, ws_size = None, None, 0
+    check(L.fc_attention_forward(*refs, ws_ptr, ws_size, handle), "flashcore.attention")
     if wait:
         check(L.fc_cuda_synchronize(aq.ordinal), "fc_cuda_synchronize")
     del ws  # kept alive until the call has been queued (the framework's allocator orders its reuse)
@@ -93,7 +108,7 @@ def _cu_seqlens(a_q: Array, x: Any, name: str) -> Tuple[Any, int, int]:
         raise ValueError(f"flashcore: {name} must be 1-D with num_seqs+1 >= 2 entries, got shape {a.shape}")
     if a.strides[0] != 1:
         raise ValueError(f"flashcore: {name} must be contiguous (stride {a.strides[0]})")
-    if a.device != a_q.device:
+    if a.device != a_q.device or (a.device == FC_DEVICE_CUDA and a.ordinal != a_q.ordinal):
         raise ValueError(f"flashcore: {name} must live on q's device")
     return x, a.ptr, a.shape[0] - 1
 

@@ -376,3 +376,12 @@ def test_missing_library_is_a_clear_error(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert "ERR flashcore: cannot load libflashcore" in res.stdout, res.stdout + res.stderr
     assert "libnothere.so" in res.stdout
+
+
+@pytest.mark.parametrize("kw", [{"window": (2**32, -1)}, {"window": (0, -2**31 - 1)}, {"scale": 1e-50},
+                                {"scale": 1e40}, {"softcap": 1e-50}])
+def test_values_ctypes_would_truncate(inputs, kw):
+    """Values that a C int / fp32 cannot hold are refused, not silently changed by ctypes."""
+    q, k, v = inputs.qkv(1, 8, 8, 2, 2, 32)
+    with pytest.raises(ValueError, match="C int|fp32"):
+        flashcore.attention(q, k, v, **kw)
