@@ -52,8 +52,11 @@ static constexpr __host__ __device__ fc_sm90_tile fc_sm90_tile_for(int head_dim_
  * blocks the softmax is short next to the two 64x64x256 / 64x256x64 products, so the turns only
  * add hand-over bubbles (run 5/6 A/B, same process: 581 vs 623 and 587 vs 613 TF at S=8k; on for
  * 128: 606 vs 515 and 605 vs 531 TF). */
+#ifndef FC_SM90_PINGPONG_256
+#define FC_SM90_PINGPONG_256 0 /* 1: ping-pong for the 256 tile too (dev A/B builds only, run 11c) */
+#endif
 static constexpr __host__ __device__ bool fc_sm90_pingpong(int head_dim_pad) {
-    return FC_SM90_PINGPONG && head_dim_pad != 256;
+    return FC_SM90_PINGPONG && (head_dim_pad != 256 || FC_SM90_PINGPONG_256);
 }
 
 /* Free the Q tile right after the tile's last Q K^T (not after its last P V), so the producer loads
