@@ -311,6 +311,54 @@ static int check_workspace_fallback(uint64_t seed)
     return ok && ok2;
 }
 
+/* ---- broadcast K/V (a zero head stride, as torch's expand makes): TMA cannot read it, so the
+ * Hopper path must hand it to the portable kernel; the result must match the reference -------- */
+
+static int check_broadcast_kv(uint64_t seed)
+{
+    fc_rng rng = {seed ^ 0xb0adull};
+    enum { B = 2, S = 100, H = 4, D = 64 };
+    const int64_t qshape[4] = {B, S, H, D}, kshape[4] = {B, S, 1, D};
+    fc_tg_view q, k, v, o;
+    dev_view q_d, k_d, v_d, o_d;
+    if (make_pair(&q, &q_d, FC_DTYPE_BF16, 4, qshape) || make_pair(&k, &k_d, FC_DTYPE_BF16, 4, kshape) ||
+        make_pair(&v, &v_d, FC_DTYPE_BF16, 4, kshape) || make_pair(&o, &o_d, FC_DTYPE_BF16, 4, qshape))
+        die("out of host memory");
+    fc_t_fill_random(&q.t, &rng, 1.0);
+    fc_t_fill_random(&k.t, &rng, 1.0);
+    fc_t_fill_random(&v.t, &rng, 1.0);
+    to_device(&q_d, &q);
+    to_device(&k_d, &k);
+    to_device(&v_d, &v);
+    to_device(&o_d, &o);
+    /* the same memory seen as H heads with a zero head stride, on host and device */
+    fc_tensor kb = k.t, vb = v.t, kb_d = k_d.t, vb_d = v_d.t;
+    kb.shape[2] = vb.shape[2] = kb_d.shape[2] = vb_d.shape[2] = H;
+    kb.stride[2] = vb.stride[2] = kb_d.stride[2] = vb_d.stride[2] = 0;
+    fc_attention_params prm;
+    fc_attention_params_init(&prm);
+    prm.causal = 1;
+    const fc_status s = fc_attention_forward(&q_d.t, &kb_d, &vb_d, &o_d.t, NULL, &prm, NULL, 0, NULL);
+    check_fc(fc_cuda_synchronize(0), "kernel execution");
+    from_device(&o, &o_d);
+    const int64_t n = (int64_t)B * S * H * D;
+    double *ref = (double *)malloc(sizeof(double) * (size_t)n), *lowp = (double *)malloc(sizeof(double) * (size_t)n);
+    if (!ref || !lowp) die("out of host memory");
+    fc_ref_forward(&q.t, &kb, &vb, &prm, FC_REF_F64, ref, NULL);
+    fc_ref_forward(&q.t, &kb, &vb, &prm, FC_REF_LOWP, lowp, NULL);
+    const double err = fc_t_max_abs_err(&o.t, ref), lowp_err = fc_t_max_abs_diff(lowp, ref, n);
+    const int ok = s == FC_SUCCESS && fc_t_passes(err, lowp_err, FC_DTYPE_BF16);
+    printf("broadcast K/V (head stride 0): %s, err %.3g (lowp %.3g): %s\n", fc_status_name(s), err, lowp_err,
+           ok ? "PASS" : "FAIL");
+    free(ref);
+    free(lowp);
+    free_pair(&q, &q_d);
+    free_pair(&k, &k_d);
+    free_pair(&v, &v_d);
+    free_pair(&o, &o_d);
+    return ok;
+}
+
 /* ---- large shapes ----------------------------------------------------------------------- */
 
 static int64_t count_nonfinite(const void *data, fc_dtype dt, int64_t n)
@@ -481,6 +529,7 @@ int main(int argc, char **argv)
 
     if (only < 0) {
         failed += !check_workspace_fallback(seed);
+        failed += !check_broadcast_kv(seed);
         if (!quick) {
             const int64_t b16k[1] = {0};
             failed += !run_large("S=16k causal", 1, 16384, 4, 1, 128, FC_DTYPE_BF16, 1, 0, b16k, 1, 64, seed + 1);

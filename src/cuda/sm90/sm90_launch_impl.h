@@ -44,9 +44,13 @@ static bool fc_sm90_encode(CUtensorMap *map, int dtype, const void *base, int he
     if (row_stride % 8 || row_stride >= kStrideLimit || (heads > 1 && (head_stride % 8 || head_stride >= kStrideLimit)) ||
         (batch > 1 && (batch_stride % 8 || batch_stride >= kStrideLimit)))
         return false;
+    /* Broadcast views (a zero stride over an extent > 1, e.g. torch's expand) are not tiles TMA can
+     * read: the portable kernel serves them. */
+    if ((rows > 1 && row_stride == 0) || (heads > 1 && head_stride == 0) || (batch > 1 && batch_stride == 0))
+        return false;
     /* A stride of an extent-1 dim is never used; TMA still wants a valid one. */
-    if (heads == 1 || head_stride == 0) head_stride = row_stride;
-    if (batch == 1 || batch_stride == 0) batch_stride = head_stride;
+    if (heads == 1) head_stride = row_stride;
+    if (batch == 1) batch_stride = head_stride;
     const cuuint64_t dims[4] = {(cuuint64_t)head_dim, (cuuint64_t)rows, (cuuint64_t)heads, (cuuint64_t)batch};
     const cuuint64_t strides[3] = {(cuuint64_t)row_stride * 2, (cuuint64_t)head_stride * 2,
                                    (cuuint64_t)batch_stride * 2};
