@@ -260,6 +260,10 @@ extern "C" fc_status fc_cuda_info(int ordinal, fc_device_info *info) {
 
 extern "C" fc_status fc_cuda_workspace_size(const fc_fwd_params *p, size_t *bytes) {
     *bytes = 0;
+#ifdef FC_HAVE_SM90
+    /* the same choice fc_forward_on_device makes: the Hopper path needs no workspace */
+    if (!fc_force_portable() && fc_sm90_takes(p)) return FC_SUCCESS;
+#endif
     fc_dev_props d;
     fc_status s = fc_dev_props_get(p->device_ordinal, &d);
     if (s) return s;
@@ -267,10 +271,6 @@ extern "C" fc_status fc_cuda_workspace_size(const fc_fwd_params *p, size_t *byte
     s = fc_sm80_make_plan(p, &d, &pl);
     if (s) return s;
     *bytes = pl.ws_bytes;
-#ifdef FC_HAVE_SM90
-    size_t ws90 = 0; /* the Hopper path's need (it may serve the call instead) */
-    if (fc_sm90_workspace_size(p, &ws90) == FC_SUCCESS && ws90 > *bytes) *bytes = ws90;
-#endif
     return FC_SUCCESS;
 }
 

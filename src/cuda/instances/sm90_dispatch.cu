@@ -44,8 +44,21 @@ static int fc_sm90_choose(const fc_fwd_params *p) {
     if (p->heads_q > 65535 || p->batch > 65535 || p->seqlen_q <= 0) return 0;
     if (p->total_q > INT32_MAX || p->total_k > INT32_MAX) return 0;
     if (!fc_sm90_device_ok(p->device_ordinal)) return 0;
+    /* the three tensor maps fc_sm90_make_args builds (varlen: one batch of packed tokens) */
+    const int varlen = p->cu_seqlens_q != NULL;
+    const int64_t rq = varlen ? p->total_q : p->seqlen_q, rk = varlen ? p->total_k : p->seqlen_k;
+    const int64_t nb = varlen ? 1 : p->batch;
+    if (!fc_sm90_tma_layout_ok(p->q, p->head_dim, rq, p->heads_q, nb, p->q_row_stride, p->q_head_stride,
+                               p->q_batch_stride) ||
+        !fc_sm90_tma_layout_ok(p->k, p->head_dim, rk, p->heads_kv, nb, p->k_row_stride, p->k_head_stride,
+                               p->k_batch_stride) ||
+        !fc_sm90_tma_layout_ok(p->v, p->head_dim, rk, p->heads_kv, nb, p->v_row_stride, p->v_head_stride,
+                               p->v_batch_stride))
+        return 0;
     return d;
 }
+
+extern "C" int fc_sm90_takes(const fc_fwd_params *p) { return fc_sm90_choose(p) != 0; }
 
 extern "C" fc_status fc_sm90_forward(const fc_fwd_params *p, void *stream, int *handled) {
     *handled = 0;
@@ -72,11 +85,6 @@ extern "C" fc_status fc_sm90_forward(const fc_fwd_params *p, void *stream, int *
     return st;
 }
 
-extern "C" fc_status fc_sm90_workspace_size(const fc_fwd_params *p, size_t *bytes) {
-    (void)p;
-    *bytes = 0;
-    return FC_SUCCESS;
-}
 
 extern "C" const char *fc_sm90_kernel_list(void) {
 #define FC_SM90_NAME(DT, NAME, D) "sm90 wgmma " #NAME " hdim<=" #D "; "

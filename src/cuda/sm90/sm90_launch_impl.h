@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "params.h"
 #include "sm90_config.h"
+#include "sm90_launch.h"
 #include "sm90_kernel.h"
 
 /* cuTensorMapEncodeTiled, looked up once (NULL when the driver lacks it). */
@@ -37,16 +38,8 @@ static bool fc_sm90_encode(CUtensorMap *map, int dtype, const void *base, int he
     PFN_cuTensorMapEncodeTiled_v12000 enc = fc_sm90_encode_fn();
     if (!enc) return false;
     /* Layouts TMA cannot describe go to the portable kernel without a failing driver call (which
-     * compute-sanitizer reports): every extent >= 1 (Sk = 0 has no K rows), 16-byte aligned base
-     * and strides, strides below 2^40 bytes. */
-    const int64_t kStrideLimit = (int64_t)1 << 39; /* elements of 2 bytes: 2^40 bytes */
-    if (head_dim < 1 || rows < 1 || heads < 1 || batch < 1 || ((uintptr_t)base & 15)) return false;
-    if (row_stride % 8 || row_stride >= kStrideLimit || (heads > 1 && (head_stride % 8 || head_stride >= kStrideLimit)) ||
-        (batch > 1 && (batch_stride % 8 || batch_stride >= kStrideLimit)))
-        return false;
-    /* Broadcast views (a zero stride over an extent > 1, e.g. torch's expand) are not tiles TMA can
-     * read: the portable kernel serves them. */
-    if ((rows > 1 && row_stride == 0) || (heads > 1 && head_stride == 0) || (batch > 1 && batch_stride == 0))
+     * compute-sanitizer reports). */
+    if (!fc_sm90_tma_layout_ok(base, head_dim, rows, heads, batch, row_stride, head_stride, batch_stride))
         return false;
     /* A stride of an extent-1 dim is never used; TMA still wants a valid one. */
     if (heads == 1) head_stride = row_stride;
@@ -143,9 +136,10 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     if (!smem_set[p->device_ordinal]) {
         const cudaError_t attr_err = cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD, kBN>,
                                                           cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-        if (attr_err != cudaSuccess)
-            return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d): cudaFuncSetAttribute: %s", kD,
-                                cudaGetErrorString(attr_err));
+        if (attr_err != cudaSuccess) { /* cannot opt in: leave no error behind, let the portable kernel run */
+            (void)cudaGetLastError();
+            return FC_ERROR_NOT_SUPPORTED;
+        }
         smem_set[p->device_ordinal] = true;
     }
     static int sm_count[FC_SM90_MAX_DEVICES]; /* benign race: every writer stores the same value */
