@@ -257,105 +257,107 @@ static void add_random_cases(uint64_t seed)
     fc_tg_add_random(&grid, &spec, seed);
 }
 
-/* ---- workspace: optional (a smaller one runs the unsplit plan), and a size without memory is an
- * error that writes nothing ------------------------------------------------------------------ */
+/* ---- small dedicated checks: one q/k/v/o problem on host and device -------------------------- */
 
-static int check_workspace_fallback(uint64_t seed)
-{
-    fc_rng rng = {seed ^ 0x77ull};
-    const int64_t shape[4] = {1, 1000, 2, 64};
+typedef struct {
     fc_tg_view q, k, v, o;
     dev_view q_d, k_d, v_d, o_d;
-    if (make_pair(&q, &q_d, FC_DTYPE_F16, 4, shape) || make_pair(&k, &k_d, FC_DTYPE_F16, 4, shape) ||
-        make_pair(&v, &v_d, FC_DTYPE_F16, 4, shape) || make_pair(&o, &o_d, FC_DTYPE_F16, 4, shape))
+} qkvo;
+
+/* Random q/k/v (shapes qshape / kshape), NaN-poisoned o, all mirrored on the device. */
+static void qkvo_make(qkvo *x, fc_dtype dt, const int64_t *qshape, const int64_t *kshape, uint64_t seed)
+{
+    fc_rng rng = {seed};
+    if (make_pair(&x->q, &x->q_d, dt, 4, qshape) || make_pair(&x->k, &x->k_d, dt, 4, kshape) ||
+        make_pair(&x->v, &x->v_d, dt, 4, kshape) || make_pair(&x->o, &x->o_d, dt, 4, qshape))
         die("out of host memory");
-    fc_t_fill_random(&q.t, &rng, 1.0);
-    fc_t_fill_random(&k.t, &rng, 1.0);
-    fc_t_fill_random(&v.t, &rng, 1.0);
-    to_device(&q_d, &q);
-    to_device(&k_d, &k);
-    to_device(&v_d, &v);
-    to_device(&o_d, &o);
-    size_t ws = 0;
-    check_fc(fc_attention_workspace_size(&q_d.t, &k_d.t, &v_d.t, &o_d.t, NULL, NULL, &ws), "workspace size");
-    int ok = 1;
-    /* a size with no memory behind it: an error, nothing written */
-    fc_status s = fc_attention_forward(&q_d.t, &k_d.t, &v_d.t, &o_d.t, NULL, NULL, NULL, ws + 256, NULL);
-    check_fc(fc_cuda_synchronize(0), "synchronize");
-    from_device(&o, &o_d);
-    int64_t written = 0;
-    for (int64_t i = 0; i < o.nelem; ++i)
-        written += !isnan(fc_t_load(o.base, FC_DTYPE_F16, i));
-    ok = s == FC_ERROR_NULL_POINTER && written == 0;
-    printf("workspace NULL with size %zu: %s, %lld outputs written: %s\n", ws + 256, fc_status_name(s),
-           (long long)written, ok ? "PASS" : "FAIL");
-    /* no workspace at all (the queried size was %zu): the unsplit plan, correct */
-    s = fc_attention_forward(&q_d.t, &k_d.t, &v_d.t, &o_d.t, NULL, NULL, NULL, 0, NULL);
-    check_fc(fc_cuda_synchronize(0), "synchronize");
-    from_device(&o, &o_d);
-    double *ref = (double *)malloc(sizeof(double) * (size_t)(1000 * 2 * 64));
-    double *lowp = (double *)malloc(sizeof(double) * (size_t)(1000 * 2 * 64));
-    if (!ref || !lowp) die("out of host memory");
-    fc_ref_forward(&q.t, &k.t, &v.t, NULL, FC_REF_F64, ref, NULL);
-    fc_ref_forward(&q.t, &k.t, &v.t, NULL, FC_REF_LOWP, lowp, NULL);
-    const double err = fc_t_max_abs_err(&o.t, ref), lowp_err = fc_t_max_abs_diff(lowp, ref, 1000 * 2 * 64);
-    const int ok2 = s == FC_SUCCESS && fc_t_passes(err, lowp_err, FC_DTYPE_F16);
-    printf("no workspace (queried %zu bytes): %s, err %.3g (lowp %.3g): %s\n", ws, fc_status_name(s), err, lowp_err,
-           ok2 ? "PASS" : "FAIL");
+    fc_t_fill_random(&x->q.t, &rng, 1.0);
+    fc_t_fill_random(&x->k.t, &rng, 1.0);
+    fc_t_fill_random(&x->v.t, &rng, 1.0);
+    to_device(&x->q_d, &x->q);
+    to_device(&x->k_d, &x->k);
+    to_device(&x->v_d, &x->v);
+    to_device(&x->o_d, &x->o);
+}
+
+static void qkvo_free(qkvo *x)
+{
+    free_pair(&x->q, &x->q_d);
+    free_pair(&x->k, &x->k_d);
+    free_pair(&x->v, &x->v_d);
+    free_pair(&x->o, &x->o_d);
+}
+
+/* Fetch o and judge it against the float64 reference of (q, k, v, prm) by the correctness rule. */
+static int qkvo_judge(qkvo *x, const fc_tensor *k, const fc_tensor *v, const fc_attention_params *prm,
+                      double *err, double *lowp_err)
+{
+    from_device(&x->o, &x->o_d);
+    const int64_t n = x->q.t.shape[0] * x->q.t.shape[1] * x->q.t.shape[2] * x->q.t.shape[3];
+    double *ref = (double *)malloc(sizeof(double) * (size_t)n), *lowp = (double *)malloc(sizeof(double) * (size_t)n);
+    if (!ref || !lowp)
+        die("out of host memory");
+    fc_ref_forward(&x->q.t, k, v, prm, FC_REF_F64, ref, NULL);
+    fc_ref_forward(&x->q.t, k, v, prm, FC_REF_LOWP, lowp, NULL);
+    *err = fc_t_max_abs_err(&x->o.t, ref);
+    *lowp_err = fc_t_max_abs_diff(lowp, ref, n);
     free(ref);
     free(lowp);
-    free_pair(&q, &q_d);
-    free_pair(&k, &k_d);
-    free_pair(&v, &v_d);
-    free_pair(&o, &o_d);
+    return fc_t_passes(*err, *lowp_err, x->q.t.dtype);
+}
+
+/* The workspace is optional (a smaller one runs the unsplit plan), and a size without memory is an
+ * error that writes nothing. */
+static int check_workspace_fallback(uint64_t seed)
+{
+    const int64_t shape[4] = {1, 1000, 2, 64};
+    qkvo x;
+    qkvo_make(&x, FC_DTYPE_F16, shape, shape, seed ^ 0x77ull);
+    size_t ws = 0;
+    check_fc(fc_attention_workspace_size(&x.q_d.t, &x.k_d.t, &x.v_d.t, &x.o_d.t, NULL, NULL, &ws), "workspace size");
+    /* a size with no memory behind it: an error, nothing written */
+    fc_status s = fc_attention_forward(&x.q_d.t, &x.k_d.t, &x.v_d.t, &x.o_d.t, NULL, NULL, NULL, ws + 256, NULL);
+    check_fc(fc_cuda_synchronize(0), "synchronize");
+    from_device(&x.o, &x.o_d);
+    int64_t written = 0;
+    for (int64_t i = 0; i < x.o.nelem; ++i)
+        written += !isnan(fc_t_load(x.o.base, FC_DTYPE_F16, i));
+    const int ok = s == FC_ERROR_NULL_POINTER && written == 0;
+    printf("workspace NULL with size %zu: %s, %lld outputs written: %s\n", ws + 256, fc_status_name(s),
+           (long long)written, ok ? "PASS" : "FAIL");
+    /* no workspace at all: the plan that needs none, correct */
+    s = fc_attention_forward(&x.q_d.t, &x.k_d.t, &x.v_d.t, &x.o_d.t, NULL, NULL, NULL, 0, NULL);
+    check_fc(fc_cuda_synchronize(0), "synchronize");
+    double err, lowp_err;
+    const int ok2 = qkvo_judge(&x, &x.k.t, &x.v.t, NULL, &err, &lowp_err) && s == FC_SUCCESS;
+    printf("no workspace (queried %zu bytes): %s, err %.3g (lowp %.3g): %s\n", ws, fc_status_name(s), err, lowp_err,
+           ok2 ? "PASS" : "FAIL");
+    qkvo_free(&x);
     return ok && ok2;
 }
 
-/* ---- broadcast K/V (a zero head stride, as torch's expand makes): TMA cannot read it, so the
- * Hopper path must hand it to the portable kernel; the result must match the reference -------- */
-
+/* Broadcast K/V (a zero head stride, as torch's expand makes): TMA cannot read it, so the Hopper
+ * path must hand it to the portable kernel; the result must match the reference. */
 static int check_broadcast_kv(uint64_t seed)
 {
-    fc_rng rng = {seed ^ 0xb0adull};
     enum { B = 2, S = 100, H = 4, D = 64 };
     const int64_t qshape[4] = {B, S, H, D}, kshape[4] = {B, S, 1, D};
-    fc_tg_view q, k, v, o;
-    dev_view q_d, k_d, v_d, o_d;
-    if (make_pair(&q, &q_d, FC_DTYPE_BF16, 4, qshape) || make_pair(&k, &k_d, FC_DTYPE_BF16, 4, kshape) ||
-        make_pair(&v, &v_d, FC_DTYPE_BF16, 4, kshape) || make_pair(&o, &o_d, FC_DTYPE_BF16, 4, qshape))
-        die("out of host memory");
-    fc_t_fill_random(&q.t, &rng, 1.0);
-    fc_t_fill_random(&k.t, &rng, 1.0);
-    fc_t_fill_random(&v.t, &rng, 1.0);
-    to_device(&q_d, &q);
-    to_device(&k_d, &k);
-    to_device(&v_d, &v);
-    to_device(&o_d, &o);
+    qkvo x;
+    qkvo_make(&x, FC_DTYPE_BF16, qshape, kshape, seed ^ 0xb0adull);
     /* the same memory seen as H heads with a zero head stride, on host and device */
-    fc_tensor kb = k.t, vb = v.t, kb_d = k_d.t, vb_d = v_d.t;
+    fc_tensor kb = x.k.t, vb = x.v.t, kb_d = x.k_d.t, vb_d = x.v_d.t;
     kb.shape[2] = vb.shape[2] = kb_d.shape[2] = vb_d.shape[2] = H;
     kb.stride[2] = vb.stride[2] = kb_d.stride[2] = vb_d.stride[2] = 0;
     fc_attention_params prm;
     fc_attention_params_init(&prm);
     prm.causal = 1;
-    const fc_status s = fc_attention_forward(&q_d.t, &kb_d, &vb_d, &o_d.t, NULL, &prm, NULL, 0, NULL);
+    const fc_status s = fc_attention_forward(&x.q_d.t, &kb_d, &vb_d, &x.o_d.t, NULL, &prm, NULL, 0, NULL);
     check_fc(fc_cuda_synchronize(0), "kernel execution");
-    from_device(&o, &o_d);
-    const int64_t n = (int64_t)B * S * H * D;
-    double *ref = (double *)malloc(sizeof(double) * (size_t)n), *lowp = (double *)malloc(sizeof(double) * (size_t)n);
-    if (!ref || !lowp) die("out of host memory");
-    fc_ref_forward(&q.t, &kb, &vb, &prm, FC_REF_F64, ref, NULL);
-    fc_ref_forward(&q.t, &kb, &vb, &prm, FC_REF_LOWP, lowp, NULL);
-    const double err = fc_t_max_abs_err(&o.t, ref), lowp_err = fc_t_max_abs_diff(lowp, ref, n);
-    const int ok = s == FC_SUCCESS && fc_t_passes(err, lowp_err, FC_DTYPE_BF16);
+    double err, lowp_err;
+    const int ok = qkvo_judge(&x, &kb, &vb, &prm, &err, &lowp_err) && s == FC_SUCCESS;
     printf("broadcast K/V (head stride 0): %s, err %.3g (lowp %.3g): %s\n", fc_status_name(s), err, lowp_err,
            ok ? "PASS" : "FAIL");
-    free(ref);
-    free(lowp);
-    free_pair(&q, &q_d);
-    free_pair(&k, &k_d);
-    free_pair(&v, &v_d);
-    free_pair(&o, &o_d);
+    qkvo_free(&x);
     return ok;
 }
 
