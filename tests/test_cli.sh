@@ -88,6 +88,7 @@ expect 1 "FC_ERROR_HEADS_NOT_DIVISIBLE" -- check $c --heads 6 --kv-heads 4
 # ---- bench ----
 expect 0 "TFLOP/s" -- bench $c --batch 1 --heads 2 --seqlen 64 --repeats 3 --warmup 1 --json "$tmp/one.json"
 expect 0 "S=256" -- bench $c --sweep seed --max-seqlen 256 --repeats 1 --warmup 0 --quiet --json "$tmp/sweep.json"
+expect 0 "Sq=1 Sk=1024" -- bench $c --sweep decode --max-seqlen 1024 --repeats 1 --warmup 0 --quiet
 expect 0 "TFLOP/s" -- bench --impl reference --batch 1 --heads 1 --seqlen 32 --repeats 2 --warmup 0 --json "$tmp/ref.json"
 expect 0 "causal" -- bench $c --seqlens-q 5,60 --causal --lse --heads 2 --repeats 1 --warmup 0
 

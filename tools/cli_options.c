@@ -49,9 +49,10 @@ static const cli_option k_options[] = {
     {"--lse", NULL, BOTH, OPT_LSE, 0, "also compute the log-sum-exp (check: and compare it)"},
     {"--pad", "N", BOTH, OPT_PAD, 1, "N extra elements per non-last dim of q/k/v/out (strided tensors)"},
     {"--seed", "N", BOTH, OPT_SEED, 0, "random seed of the inputs (default: $FC_TEST_SEED, else fresh each run)"},
-    {"--sweep", "seed|fa", CLI_CMD_BENCH, OPT_SWEEP, 0,
+    {"--sweep", "seed|fa|decode", CLI_CMD_BENCH, OPT_SWEEP, 0,
      "named sweep: seed = B1 H8 S256/512/1024 D64 fp16; fa = 16k tokens, H*D=2048, D64/128/256,"
-     " causal and not, S512..16384, bf16"},
+     " causal and not, S512..16384, bf16 (--dtype fp16 for bench/compare.py's fa-fp16); decode = B32,"
+     " 32 q heads over 8 kv heads, D128, Sq=1, Sk 1024..16384, bf16"},
     {"--max-seqlen", "N", CLI_CMD_BENCH, OPT_MAX_SEQLEN, 0, "skip sweep rows with a longer sequence"},
     {"--min-seqlen", "N", CLI_CMD_BENCH, OPT_MIN_SEQLEN, 0, "skip sweep rows with a shorter sequence"},
     {"--repeats", "N", CLI_CMD_BENCH, OPT_REPEATS, 0, "timed samples per row; the median is reported (default 10)"},
@@ -273,7 +274,7 @@ static const char *expectation(opt_id id)
     case OPT_SEQLENS_K: return "comma-separated integers >= 0, at most 4096 of them";
     case OPT_PAD: return "an integer in [0, 1048576]";
     case OPT_SEED: return "an unsigned 64-bit integer, decimal or 0x hex";
-    case OPT_SWEEP: return "seed or fa";
+    case OPT_SWEEP: return "seed, fa or decode";
     case OPT_JSON: return "a file name";
     case OPT_IMPL: return "flashcore or reference";
     default: return "an integer >= 1";
@@ -350,7 +351,7 @@ static int apply(cli_options *o, unsigned cmd, const cli_option *op, const char 
         o->have_seed = 1;
         break;
     case OPT_SWEEP:
-        if (strcmp(val, "seed") == 0 || strcmp(val, "fa") == 0)
+        if (strcmp(val, "seed") == 0 || strcmp(val, "fa") == 0 || strcmp(val, "decode") == 0)
             o->sweep = val;
         else
             bad = 1;

@@ -46,6 +46,7 @@ static int sweep_rows(const cli_options *o, cli_shape *rows, int max_rows)
     static const int seed_seqlens[] = {256, 512, 1024};
     static const int fa_seqlens[] = {512, 1024, 2048, 4096, 8192, 16384};
     static const int fa_head_dims[] = {64, 128, 256};
+    static const int decode_seqlens_k[] = {1024, 4096, 8192, 16384};
     int n = 0;
     cli_shape base = o->shape;
     base.causal = 0;
@@ -63,6 +64,20 @@ static int sweep_rows(const cli_options *o, cli_shape *rows, int max_rows)
             s.seqlen_q = s.seqlen_k = seed_seqlens[i];
             s.head_dim = 64;
             s.dtype = o->dtype_given ? o->shape.dtype : FC_DTYPE_F16;
+            if (n < max_rows)
+                rows[n++] = s;
+        }
+    } else if (strcmp(o->sweep, "decode") == 0) {
+        /* one new token per sequence against a long KV cache, grouped-query heads (bench/sweeps.py) */
+        for (size_t i = 0; i < sizeof decode_seqlens_k / sizeof decode_seqlens_k[0]; i++) {
+            cli_shape s = base;
+            s.batch = 32;
+            s.heads_q = 32;
+            s.heads_kv = 8;
+            s.seqlen_q = 1;
+            s.seqlen_k = decode_seqlens_k[i];
+            s.head_dim = 128;
+            s.dtype = o->dtype_given ? o->shape.dtype : FC_DTYPE_BF16;
             if (n < max_rows)
                 rows[n++] = s;
         }
