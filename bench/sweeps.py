@@ -3,9 +3,9 @@
     seed    B=1, H=8, S=256/512/1024, D=64, fp16, not causal          (latency; CUDA-graph replay)
     fa      16k tokens (B*S = 16384), model width H*D = 2048, D = 64/128/256, causal and not,
             S = 512 ... 16384, bf16                                     (the FlashAttention papers' sweep)
-    fa-fp16 the fa rows in fp16
+    fa-fp16 the fa rows in fp16 (the CLI: --sweep fa --dtype fp16)
     decode  one new token per sequence: B=32, Hq=32 over Hkv=8 (GQA), D=128, Sq=1,
-            Sk = 1024/4096/8192/16384, bf16                             (memory bound; not in the CLI yet)
+            Sk = 1024/4096/8192/16384, bf16                             (memory bound)
 
 `train` (forward + backward) comes with the backward pass.
 
