@@ -11,8 +11,8 @@
 #include "cuda/cuda_backend.h"
 #endif
 
-fc_status fc_dispatch_forward(const fc_fwd_params *p, void *workspace, size_t workspace_size, void *stream,
-                              fc_dispatch_mode mode, size_t *workspace_needed) {
+fc_status fc_dispatch_forward(const fc_fwd_params *p, void *stream, fc_dispatch_mode mode,
+                              size_t *workspace_needed) {
     *workspace_needed = 0;
     const int on_cuda = p->device_ordinal >= 0;
     if (!on_cuda) {
@@ -22,15 +22,15 @@ fc_status fc_dispatch_forward(const fc_fwd_params *p, void *workspace, size_t wo
         return fc_cpu_forward(p);
     }
 #ifdef FC_HAVE_CUDA
-    fc_status s = fc_cuda_workspace_size(p, workspace_needed);
-    if (s || mode == FC_DISPATCH_QUERY) return s;
-    /* The workspace is optional, as in cuBLASLt: with less than the queried size the CUDA backend
-     * takes a plan that needs none (no key splitting: the same result, less parallel on small grids).
+    if (mode == FC_DISPATCH_QUERY) return fc_cuda_workspace_size(p, workspace_needed);
+    /* The workspace is optional, as in cuBLASLt: the CUDA backend's one plan function (launch.cu)
+     * takes a plan that needs none when p->workspace_size is short of the query (no key splitting:
+     * the same result, less parallel on small grids), so the run does not query it again here.
      * src/api has checked that a non-zero size comes with aligned memory. */
     if (p->total_q == 0 || p->batch == 0) return FC_SUCCESS;
     return fc_cuda_forward(p, stream);
 #else
-    (void)workspace, (void)workspace_size, (void)stream;
+    (void)stream;
     return fc_set_error(FC_ERROR_CUDA_UNAVAILABLE, "this flashcore was built without CUDA");
 #endif
 }

@@ -9,8 +9,8 @@
 
 typedef enum { FC_DISPATCH_QUERY = 0, FC_DISPATCH_RUN = 1 } fc_dispatch_mode;
 
-/* QUERY: set *workspace_needed only. RUN: check the workspace against the need, then run. */
-fc_status fc_dispatch_forward(const fc_fwd_params *p, void *workspace, size_t workspace_size, void *stream,
-                              fc_dispatch_mode mode, size_t *workspace_needed);
+/* QUERY: set *workspace_needed only. RUN: run on the backend (the workspace travels in p). */
+fc_status fc_dispatch_forward(const fc_fwd_params *p, void *stream, fc_dispatch_mode mode,
+                              size_t *workspace_needed);
 
 #endif

@@ -324,7 +324,7 @@ fc_status fc_attention_workspace_size(const fc_tensor *q, const fc_tensor *k, co
     fc_fwd_params p;
     fc_status s = fc_build_fwd_params(q, k, v, out, lse, params, NULL, &p);
     if (s) return s;
-    return fc_dispatch_forward(&p, NULL, 0, NULL, FC_DISPATCH_QUERY, size);
+    return fc_dispatch_forward(&p, NULL, FC_DISPATCH_QUERY, size);
 }
 
 fc_status fc_attention_forward(const fc_tensor *q, const fc_tensor *k, const fc_tensor *v, const fc_tensor *out,
@@ -341,5 +341,5 @@ fc_status fc_attention_forward(const fc_tensor *q, const fc_tensor *k, const fc_
                             FC_WORKSPACE_ALIGN_BYTES);
     p.workspace_size = (int64_t)workspace_size;
     size_t needed = 0;
-    return fc_dispatch_forward(&p, workspace, workspace_size, stream, FC_DISPATCH_RUN, &needed);
+    return fc_dispatch_forward(&p, stream, FC_DISPATCH_RUN, &needed);
 }
