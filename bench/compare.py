@@ -11,7 +11,9 @@ For each shape of the chosen sweeps (bench/sweeps.py):
   3. timing: CUDA events around each call, warm-up first, median of `--repeats`; inputs rotated
      over several copies whose total exceeds twice the L2 cache; the seed and decode sweeps
      (microsecond shapes) are timed by CUDA-graph replay of `--graph-calls` calls. On the CPU: wall clock
-     (time.perf_counter), median.
+     (time.perf_counter), median. The implementations take turns: repeat r times flashcore, then
+     fa2, cudnn, ..., then repeat r+1 (interleaved), so a transient slowdown of the machine lands
+     in a sample of each rather than in all samples of one.
 
 Implementations: flashcore, and with torch on CUDA fa2 (SDPBackend.FLASH_ATTENTION), cudnn
 (CUDNN_ATTENTION), memeff (EFFICIENT_ATTENTION); on the CPU torch-cpu (torch's CPU SDPA). With
@@ -240,64 +242,93 @@ class Reference:
 
 # ---- timing ---------------------------------------------------------------------------------------
 
-def time_cpu(fn, p: Problem, warmup: int, repeats: int) -> float:
-    for i in range(warmup):
-        fn(p.sets[i % len(p.sets)])
-    samples = []
-    for i in range(repeats):
-        t = p.sets[i % len(p.sets)]
-        t0 = time.perf_counter()
-        fn(t)
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1e6
+class Timer:
+    """Times one implementation one sample at a time, so that the implementations of a shape can
+    take turns (time_interleaved). Modes: "cpu" (wall clock per call), "eager" (CUDA events around
+    each call), "graph" (CUDA events around one replay of a captured graph of `calls` calls; a
+    sample is the time per call)."""
 
+    def __init__(self, fn: Callable[[List[Any]], Any], p: Problem, mode: str, calls: int = 1):
+        self.fn, self.p, self.mode = fn, p, mode
+        self.calls = max(calls, len(p.sets)) if mode == "graph" else 1
+        self.graph = None
+        self.samples: List[Any] = []
 
-def time_cuda_eager(fn, p: Problem, warmup: int, repeats: int) -> float:
-    n = len(p.sets)
-    for i in range(warmup):
-        fn(p.sets[i % n])
-    torch.cuda.synchronize()
-    ev = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(repeats)]
-    for i, (a, b) in enumerate(ev):
+    def prepare(self, warmup: int) -> None:
+        """Warm-up calls (and, for "graph", the capture); may raise (capture failed, call failed)."""
+        n = len(self.p.sets)
+        if self.mode != "graph":
+            for i in range(warmup):
+                self.fn(self.p.sets[i % n])
+            if self.mode == "eager":
+                torch.cuda.synchronize()
+            return
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # the warm-up that capture needs (lazy init, workspace)
+            for i in range(3):
+                self.fn(self.p.sets[i % n])
+        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for i in range(self.calls):
+                self.fn(self.p.sets[i % n])
+        self.graph = graph
+        for _ in range(max(1, warmup // 4)):
+            graph.replay()
+        torch.cuda.synchronize()
+
+    def sample(self, inputs: List[Any]) -> None:
+        """One timed call on `inputs` (a graph replays its own captured inputs)."""
+        if self.mode == "cpu":
+            t0 = time.perf_counter()
+            self.fn(inputs)
+            self.samples.append((time.perf_counter() - t0) * 1e6)
+            return
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
-        fn(p.sets[i % n])
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            self.fn(inputs)
         b.record()
-    torch.cuda.synchronize()
-    return statistics.median(a.elapsed_time(b) for a, b in ev) * 1e3
+        self.samples.append((a, b))
+
+    def result_us(self) -> float:
+        """Median microseconds per call (synchronises the device); releases the graph."""
+        if self.mode == "cpu":
+            return statistics.median(self.samples)
+        torch.cuda.synchronize()
+        us = statistics.median(a.elapsed_time(b) for a, b in self.samples) * 1e3 / self.calls
+        self.graph = None
+        return us
 
 
-def time_cuda_graph(fn, p: Problem, warmup: int, repeats: int, calls: int) -> float:
-    n = len(p.sets)
-    calls = max(calls, n)
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # the warm-up that capture needs (lazy init, workspace)
-        for i in range(3):
-            fn(p.sets[i % n])
-    torch.cuda.current_stream().wait_stream(side)
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for i in range(calls):
-            fn(p.sets[i % n])
-    for _ in range(max(1, warmup // 4)):
-        graph.replay()
-    torch.cuda.synchronize()
-    ev = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(repeats)]
-    for a, b in ev:
-        a.record()
-        graph.replay()
-        b.record()
-    torch.cuda.synchronize()
-    us = statistics.median(a.elapsed_time(b) for a, b in ev) * 1e3 / calls
-    del graph
-    return us
+def time_interleaved(timers: Dict[str, Any], p: Problem, repeats: int) -> Dict[str, str]:
+    """`repeats` rounds, each taking one sample of every timer in order (flashcore, fa2, cudnn, ...,
+    flashcore, ...). Consecutive calls take consecutive input sets, so no call finds the previous
+    call's inputs in L2 (the sets span more than twice its size). A timer whose sample raises leaves
+    the rounds; returns {impl: error message} for those."""
+    failed: Dict[str, str] = {}
+    n, k = len(p.sets), 0
+    for _ in range(repeats):
+        for impl, t in timers.items():
+            if impl in failed:
+                continue
+            try:
+                t.sample(p.sets[k % n])
+            except Exception as e:
+                failed[impl] = f"{type(e).__name__}: {e}"
+            k += 1
+    return failed
 
 
 # ---- the run --------------------------------------------------------------------------------------
 
 def run_shape(s: Shape, args, device: str, impls: List[str], rng, notes: List[str]) -> Tuple[List[dict], bool]:
-    """Rows for one shape (one per implementation) and whether flashcore passed."""
+    """Rows for one shape (one per implementation) and whether flashcore passed. Every
+    implementation is checked first; those that pass are then timed together, taking turns."""
     row_base = s.as_dict()
     rows, ok = [], True
     try:
@@ -312,8 +343,19 @@ def run_shape(s: Shape, args, device: str, impls: List[str], rng, notes: List[st
     if device == "cuda":
         l2 = getattr(torch.cuda.get_device_properties(torch.cuda.current_device()), "L2_cache_size", 50 * 2**20)
         p.rotate(l2, rng)
+
+    def fail(impl: str, msg: str) -> None:
+        nonlocal ok
+        notes.append(msg)
+        log(msg)
+        if impl == "flashcore":
+            ok = False
+
+    # 1. check every implementation on the first input set
+    fns: Dict[str, Callable[[List[Any]], Any]] = {}
     for impl in impls:
         row = dict(row_base, impl=impl, us=None, tflops=None, max_err=None)
+        rows.append(row)
         fn = make_fn(impl, s)
         try:
             out = fn(p.sets[0])
@@ -325,43 +367,52 @@ def run_shape(s: Shape, args, device: str, impls: List[str], rng, notes: List[st
             log(msg)
             if impl == "flashcore" and not isinstance(e, flashcore.NotSupportedError):
                 ok = False
-            rows.append(row)
             continue
         err = reference.error(out)
         row["max_err"] = err
         del out
         if impl == "flashcore" and not ref.passes(err, reference.lowp_err, p.dtype):
-            ok = False
-            msg = (f"{s.label()}: flashcore FAILED the check: max err {err:.3g} > 2 x {reference.lowp_err:.3g} + "
-                   f"{ref.eps(p.dtype):g}{' (subset)' if reference.subset else ''}; not timed")
-            notes.append(msg)
-            log(msg)
-            rows.append(row)
+            fail(impl, f"{s.label()}: flashcore FAILED the check: max err {err:.3g} > 2 x {reference.lowp_err:.3g} + "
+                       f"{ref.eps(p.dtype):g}{' (subset)' if reference.subset else ''}; not timed")
+            continue
+        fns[impl] = fn
+
+    # 2. warm up (and capture) each, then time them taking turns
+    timers: Dict[str, Timer] = {}
+    for impl, fn in fns.items():
+        mode = "cpu" if device == "cpu" else "graph" if graph else "eager"
+        t = Timer(fn, p, mode, args.graph_calls)
+        try:
+            try:
+                t.prepare(args.warmup)
+            except Exception as e:
+                if mode != "graph":
+                    raise
+                notes.append(f"{s.label()}: {impl}: CUDA-graph capture failed ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else ''}); timed eagerly")
+                log(notes[-1])
+                torch.cuda.synchronize()
+                t = Timer(fn, p, "eager")
+                t.prepare(args.warmup)
+        except Exception as e:
+            fail(impl, f"{s.label()}: {impl} timing failed: {type(e).__name__}: {e}")
+            continue
+        timers[impl] = t
+    failed = time_interleaved(timers, p, args.repeats)
+    for row in rows:
+        impl = row["impl"]
+        if impl not in timers:
             continue
         try:
-            if device == "cpu":
-                us = time_cpu(fn, p, args.warmup, args.repeats)
-            elif graph:
-                try:
-                    us = time_cuda_graph(fn, p, args.warmup, args.repeats, args.graph_calls)
-                except Exception as e:
-                    notes.append(f"{s.label()}: {impl}: CUDA-graph capture failed ({type(e).__name__}: "
-                                 f"{str(e).splitlines()[0] if str(e) else ''}); timed eagerly")
-                    log(notes[-1])
-                    torch.cuda.synchronize()
-                    us = time_cuda_eager(fn, p, args.warmup, args.repeats)
-            else:
-                us = time_cuda_eager(fn, p, args.warmup, args.repeats)
+            if impl in failed:
+                raise RuntimeError(failed[impl])
+            us = timers[impl].result_us()
         except Exception as e:
-            notes.append(f"{s.label()}: {impl} timing failed: {type(e).__name__}: {e}")
-            log(notes[-1])
-            if impl == "flashcore":
-                ok = False
-            rows.append(row)
+            fail(impl, f"{s.label()}: {impl} timing failed: {type(e).__name__}: {e}")
             continue
         row["us"] = round(us, 3)
         row["tflops"] = round(s.flops() / (us * 1e-6) / 1e12, 4)
-        rows.append(row)
+    timers.clear()
     subset = " (checked on a subset)" if reference.subset else ""
     fc = next((r for r in rows if r["impl"] == "flashcore"), None)
     if fc is not None and fc["max_err"] is not None:

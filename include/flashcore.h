@@ -10,6 +10,8 @@
  * Tensors are described by pointer, dtype, shape, strides (in elements, int64) and the device they
  * live on. Q/K/V/O have the layout [batch, seqlen, heads, head_dim] (4-D), or [total_tokens, heads,
  * head_dim] (3-D) for variable-length packed batches; any strides, with the last dimension contiguous.
+ * The optional lse output takes any strides (an output must still not overlap itself or another
+ * tensor).
  */
 #ifndef FLASHCORE_H
 #define FLASHCORE_H
@@ -55,7 +57,7 @@ typedef enum fc_status {
     FC_ERROR_HEADS_NOT_DIVISIBLE = 1006, /**< q heads not a multiple of kv heads */
     FC_ERROR_BAD_SIZE = 1007,         /**< a negative size, zero heads, or sizes that overflow */
     FC_ERROR_BAD_STRIDE = 1008,       /**< a negative stride, or strides whose extent overflows */
-    FC_ERROR_NONCONTIGUOUS = 1009,    /**< the last dimension's stride is not 1 */
+    FC_ERROR_NONCONTIGUOUS = 1009,    /**< the last dimension's stride of q/k/v/out is not 1 */
     FC_ERROR_ALIASING = 1010,         /**< an output overlaps an input, the other output, or itself */
     FC_ERROR_DEVICE_MISMATCH = 1011,  /**< tensors live on different devices */
     FC_ERROR_BAD_CU_SEQLENS = 1012,   /**< cu_seqlens missing, not monotone, or inconsistent */
@@ -204,7 +206,8 @@ FC_API fc_status fc_attention_workspace_size(const fc_tensor *q, const fc_tensor
  * q:   [B, Sq, Hq, D]  or varlen [total_q, Hq, D]
  * k,v: [B, Sk, Hkv, D] or varlen [total_k, Hkv, D]    (Hq % Hkv == 0: GQA / MQA)
  * out: same shape and dtype as q
- * lse: NULL, or fp32 [B, Hq, Sq] (varlen: [Hq, total_q])
+ * lse: NULL, or fp32 [B, Hq, Sq] (varlen: [Hq, total_q]), any strides: e.g. a [B, Sq, Hq] buffer
+ *      viewed as [B, Hq, Sq] (strides {Sq*Hq, 1, Hq})
  * dtypes: fp16 or bf16 (both backends), fp32 (CPU backend); q/k/v/out share one dtype.
  * head_dim D: a multiple of 8, at most 256.
  * params: NULL for the defaults.

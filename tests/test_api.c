@@ -175,6 +175,13 @@ int main(void) {
     expect("out overlaps itself (zero stride)", run(&a, &a.q), FC_ERROR_ALIASING, "out overlaps itself");
     setup(&a), a.lse.stride[1] = 1;
     expect("lse overlaps itself (interleaved)", run(&a, &a.q), FC_ERROR_ALIASING, "lse overlaps itself");
+    setup(&a), a.lse.stride[2] = 0;
+    expect("lse overlaps itself (zero last stride)", run(&a, &a.q), FC_ERROR_ALIASING, "lse overlaps itself");
+    /* lse takes any strides (its values are checked in test_cpu): [B, S, H] storage of [B, H, S] */
+    setup(&a), a.lse.stride[0] = S * H, a.lse.stride[1] = 1, a.lse.stride[2] = H;
+    expect("lse with a strided last dim", run(&a, &a.q), FC_SUCCESS, NULL);
+    setup_varlen(&a), a.lse.stride[0] = 1, a.lse.stride[1] = H;
+    expect("varlen lse with a strided last dim", run(&a, &a.q), FC_SUCCESS, NULL);
     setup(&a);
     expect("workspace size without memory",
            fc_attention_forward(&a.q, &a.k, &a.v, &a.o, &a.lse, &a.p, NULL, 64, NULL), FC_ERROR_NULL_POINTER, "workspace");

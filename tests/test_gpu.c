@@ -80,12 +80,28 @@ static void free_pair(fc_tg_view *h, dev_view *d)
 
 /* ---- one case: the shared host problem, mirrored on the device ------------------------------- */
 
-static int run_case(const fc_tcase *c, uint64_t seed, fc_tg_result *r, size_t *workspace)
+/* Cases (contiguous layout) whose lse is viewed token-major: [.., S, H] storage of the [.., H, S]
+ * view, a strided last dim; the dense allocation of the grid's contiguous lse view holds it. */
+static int lse_token_major[FC_TG_MAX_CASES];
+
+static void set_lse_token_major(fc_tensor *t)
+{
+    const int nd = t->ndim;
+    const int64_t S = t->shape[nd - 1], H = t->shape[nd - 2];
+    t->stride[nd - 1] = H;
+    t->stride[nd - 2] = 1;
+    if (nd == 3)
+        t->stride[0] = S * H;
+}
+
+static int run_case(const fc_tcase *c, int lse_tm, uint64_t seed, fc_tg_result *r, size_t *workspace)
 {
     memset(r, 0, sizeof *r);
     fc_tg_problem p;
     if (fc_tg_problem_init(&p, c, seed, FC_TG_PADS_ALIGNED))
         die("out of host memory");
+    if (c->lse && lse_tm && c->layout == FC_TG_CONTIG)
+        set_lse_token_major(&p.lse.t);
     dev_view q, k, v, o, lse;
     memset(&q, 0, sizeof q), memset(&k, 0, sizeof k), memset(&v, 0, sizeof v);
     memset(&o, 0, sizeof o), memset(&lse, 0, sizeof lse);
@@ -174,7 +190,11 @@ static void build_quick_grid(fc_tg_grid *g)
         const int lq[5] = {0, 1, 65, 7, 130}, lk[5] = {5, 0, 65, 1, 200};
         c = fc_tg_add_varlen(g, 5, lq, lk, 4, 2, 128, BF16), c->causal = 1;
         c = fc_tg_add_varlen(g, 5, lq, lk, 2, 2, 64, F16), c->wl = 9, c->wr = 3, c->layout = FC_TG_PAD;
+        c = fc_tg_add_varlen(g, 5, lq, lk, 4, 2, 64, F16), c->causal = 1; /* token-major lse */
+        lse_token_major[g->n - 1] = 1;
     }
+    c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, BF16), lse_token_major[g->n - 1] = 1; /* split-KV: the combine writes lse */
+    c = fc_tg_add(g, 3, 64, 64, 65, 65, 128, F16), lse_token_major[g->n - 1] = 1; /* unsplit */
 }
 
 static void build_grid(fc_tg_grid *g)
@@ -243,6 +263,15 @@ static void build_grid(fc_tg_grid *g)
         c = fc_tg_add(g, 1, 3, 3, 130, 130, 128, dts[(l + 2) % 2]), c->layout = l, c->causal = 1;
         c = fc_tg_add(g, 2, 2, 1, 100, 70, 64, dts[l % 2]), c->layout = l, c->wl = 12, c->wr = 4, c->softcap = 9.0f;
         c = fc_tg_add(g, 1, 2, 2, 300, 300, 256, dts[l % 2]), c->layout = l, c->causal = l % 2;
+    }
+    /* token-major lse (a strided last dim): split-KV and unsplit grids, windows, varlen */
+    c = fc_tg_add(g, 1, 2, 2, 300, 300, 64, F16), lse_token_major[g->n - 1] = 1;
+    c = fc_tg_add(g, 1, 2, 2, 1000, 1000, 128, BF16), c->causal = 1, lse_token_major[g->n - 1] = 1;
+    c = fc_tg_add(g, 4, 40, 8, 129, 200, 64, BF16), c->wl = 30, c->wr = 2, lse_token_major[g->n - 1] = 1;
+    c = fc_tg_add(g, 2, 16, 16, 257, 257, 256, F16), c->softcap = 20.0f, lse_token_major[g->n - 1] = 1;
+    {
+        const int lq[5] = {0, 1, 65, 7, 130}, lk[5] = {5, 0, 65, 1, 200};
+        c = fc_tg_add_varlen(g, 5, lq, lk, 8, 2, 128, BF16), c->causal = 1, lse_token_major[g->n - 1] = 1;
     }
 }
 
@@ -534,7 +563,9 @@ int main(int argc, char **argv)
         size_t workspace;
         char desc[256];
         fc_tg_describe(&grid.cases[i], desc, sizeof desc);
-        const int ok = run_case(&grid.cases[i], seed + (uint64_t)i * 7919u, &r, &workspace);
+        if (grid.cases[i].lse && lse_token_major[i])
+            strncat(desc, " lse-token-major", sizeof desc - strlen(desc) - 1);
+        const int ok = run_case(&grid.cases[i], lse_token_major[i], seed + (uint64_t)i * 7919u, &r, &workspace);
         run++;
         split += workspace > 0;
         if (!ok)

@@ -27,7 +27,9 @@ static const char *const fc_tensor_names[T_COUNT] = {"q", "k", "v", "out", "lse"
 
 /* ---- per-tensor checks -------------------------------------------------------------------- */
 
-static fc_status check_tensor_basic(const fc_tensor *t, const char *name, int want_ndim) {
+/* is_lse: the fp32 lse output may have any strides (every backend indexes it with all three, the
+ * last included); q/k/v/out need a contiguous last dimension (vector loads and stores along it). */
+static fc_status check_tensor_basic(const fc_tensor *t, const char *name, int want_ndim, int is_lse) {
     if (t->dtype != FC_DTYPE_F16 && t->dtype != FC_DTYPE_BF16 && t->dtype != FC_DTYPE_F32)
         return fc_set_error(FC_ERROR_BAD_DTYPE, "%s.dtype = %d is not a flashcore dtype", name, (int)t->dtype);
     if (t->ndim != want_ndim)
@@ -47,7 +49,7 @@ static fc_status check_tensor_basic(const fc_tensor *t, const char *name, int wa
     for (int d = 0; d < t->ndim; ++d)
         if (!fc_mul_ok(numel, t->shape[d], &numel))
             return fc_set_error(FC_ERROR_BAD_SIZE, "%s: the element count overflows int64", name);
-    if (t->stride[t->ndim - 1] != 1 && t->shape[t->ndim - 1] > 1)
+    if (!is_lse && t->stride[t->ndim - 1] != 1 && t->shape[t->ndim - 1] > 1)
         return fc_set_error(FC_ERROR_NONCONTIGUOUS, "%s.stride[%d] = %lld: the last dimension must be contiguous",
                             name, t->ndim - 1, (long long)t->stride[t->ndim - 1]);
     int64_t extent;
@@ -127,7 +129,7 @@ fc_status fc_build_fwd_params(const fc_tensor *q, const fc_tensor *k, const fc_t
     const int rank = varlen ? 3 : 4;
     for (int i = 0; i < T_COUNT; ++i) {
         if (!t[i]) continue;
-        fc_status s = check_tensor_basic(t[i], fc_tensor_names[i], i == T_LSE ? rank - 1 : rank);
+        fc_status s = check_tensor_basic(t[i], fc_tensor_names[i], i == T_LSE ? rank - 1 : rank, i == T_LSE);
         if (s) return s;
     }
 

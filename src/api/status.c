@@ -43,7 +43,7 @@ static const fc_status_row fc_status_table[] = {
      "the number of query heads is not a multiple of the number of key/value heads"},
     {FC_ERROR_BAD_SIZE, "FC_ERROR_BAD_SIZE", "a size is negative, zero where it must not be, or too large"},
     {FC_ERROR_BAD_STRIDE, "FC_ERROR_BAD_STRIDE", "a stride is negative or the tensor's extent overflows"},
-    {FC_ERROR_NONCONTIGUOUS, "FC_ERROR_NONCONTIGUOUS", "the last dimension is not contiguous (stride 1)"},
+    {FC_ERROR_NONCONTIGUOUS, "FC_ERROR_NONCONTIGUOUS", "the last dimension of q, k, v or out is not contiguous (stride 1)"},
     {FC_ERROR_ALIASING, "FC_ERROR_ALIASING", "an output overlaps an input or another output"},
     {FC_ERROR_DEVICE_MISMATCH, "FC_ERROR_DEVICE_MISMATCH", "tensors live on different devices"},
     {FC_ERROR_BAD_CU_SEQLENS, "FC_ERROR_BAD_CU_SEQLENS", "cu_seqlens are missing or inconsistent"},

@@ -18,17 +18,21 @@ int fc_cuda_count(void);
 /* Device description, including which flashcore kernel family serves its arch. */
 fc_status fc_cuda_info(int ordinal, fc_device_info *info);
 
-/* Bytes of workspace the forward call needs for p (split-KV partials of the portable kernel:
- * splits x heads_q x total_q x (head_dim + 1) fp32, plus alignment); 0 when the grid fills the GPU.
- * Depends only on p's sizes and the device's SM count. */
+/* Both calls below take a validated, non-empty p (src/dispatch.c answers empty calls) and make the
+ * kernel decision through one plan function (launch.cu), so they cannot disagree. */
+
+/* Bytes of workspace the forward call can use for p: the split-KV partials of the portable kernel
+ * (splits x heads_q x total_q x (head_dim + 1) fp32, plus alignment); 0 when the Hopper kernel
+ * serves p or the grid fills the GPU. Depends only on p's sizes, layout and the device. */
 fc_status fc_cuda_workspace_size(const fc_fwd_params *p, size_t *bytes);
 
 /* Launch the forward pass on `stream` (a cudaStream_t; NULL = default) on device p->device_ordinal.
- * p has been validated by src/api; p->workspace holds at least fc_cuda_workspace_size() bytes
- * (with less, the portable kernel runs unsplit). Restores the caller's current device before
- * returning. On sm_90 the Hopper kernel gets the call first when the build has it; the
- * environment variable FLASHCORE_FORCE_PORTABLE=1 skips it (tests and benchmarks of the portable
- * kernel). Builds with -DFC_CUDA_TUNING also read FC_TUNE_SPLITS and FC_TUNE_CFG (benchmarks). */
+ * p->workspace holds p->workspace_size bytes: with at least fc_cuda_workspace_size() the plan the
+ * query described runs; with less, one that fits (the portable kernel unsplit). Never uses more
+ * workspace than the query reported. Restores the caller's current device before returning. On
+ * sm_90 the Hopper kernel gets the call first when the build has it; the environment variable
+ * FLASHCORE_FORCE_PORTABLE=1 skips it (tests and benchmarks of the portable kernel). Builds with
+ * -DFC_CUDA_TUNING also read FC_TUNE_SPLITS and FC_TUNE_CFG (benchmarks). */
 fc_status fc_cuda_forward(const fc_fwd_params *p, void *stream);
 
 /* Static text listing the compiled kernel instances (for fc_build_info). */

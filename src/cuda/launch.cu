@@ -3,11 +3,14 @@
  * dtype, head dim, split-KV) shared by the workspace query and the launch, device switching, and
  * error mapping.
  *
- * Decision, in order:
+ * Decision (fc_cuda_plan_for, the only place it is made), in order:
  *   1. the Hopper kernel (src/cuda/sm90) when this build has it and it accepts the call;
  *   2. the portable mma.sync kernel: the smallest compiled head dim >= head_dim, the tile config of
  *      the device's arch class (tile_config.h), and split-KV when the grid would leave SMs idle
- *      (fc_sm80_num_splits) and the caller passed the workspace it needs.
+ *      (fc_sm80_num_splits) and the workspace it needs is available.
+ * The workspace query asks the plan with an unlimited workspace and reports what it uses; the run
+ * asks it with the caller's workspace_size. So the run never uses more workspace than the query
+ * reported, and with the queried size it runs the plan the query described.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -128,7 +131,10 @@ static int fc_sm80_num_splits(int64_t ctas, int64_t n_blocks, int sms) {
     return s >= 2 ? (int)s : 1;
 }
 
-static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d, fc_sm80_plan *pl) {
+/* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
+ * bytes of workspace (split-KV only when its partials fit). */
+static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d, int64_t workspace_avail,
+                                   fc_sm80_plan *pl) {
     memset(pl, 0, sizeof *pl);
     if (p->dtype != FC_T_F16 && p->dtype != FC_T_BF16)
         return fc_set_error(FC_ERROR_NOT_SUPPORTED, "the CUDA kernels take fp16 or bf16 (dtype %d)", p->dtype);
@@ -169,6 +175,11 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
         const int64_t rows = (int64_t)pl->num_splits * p->heads_q * p->total_q;
         pl->o_part_bytes = ((size_t)rows * p->head_dim * sizeof(float) + FC_WS_ALIGN - 1) / FC_WS_ALIGN * FC_WS_ALIGN;
         pl->ws_bytes = pl->o_part_bytes + (size_t)rows * sizeof(float);
+        /* Without the workspace the split path needs, run unsplit (correct, just less parallel). */
+        if (workspace_avail < 0 || (uint64_t)workspace_avail < (uint64_t)pl->ws_bytes) {
+            pl->num_splits = 1;
+            pl->o_part_bytes = pl->ws_bytes = 0;
+        }
     }
     return FC_SUCCESS;
 }
@@ -183,23 +194,57 @@ static inline int fc_force_portable(void) {
     return e && e[0] == '1';
 }
 
-static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t stream) {
-#ifdef FC_HAVE_SM90
-    if (!fc_force_portable()) {
-        int handled = 0;
-        const fc_status s = fc_sm90_forward(p, (void *)stream, &handled);
-        if (handled) return s;
-    }
-#endif
+/* ---------------------------------------------------------------------------------------------
+ * The one decision: which kernel serves p, with which plan and workspace
+ * ------------------------------------------------------------------------------------------- */
+typedef enum { FC_KERNEL_SM90 = 1, FC_KERNEL_PORTABLE = 2 } fc_kernel_kind;
+
+typedef struct fc_cuda_plan {
+    fc_kernel_kind kernel;
+    size_t workspace_bytes; /* what the plan uses of the caller's workspace */
+    fc_sm80_plan sm80;      /* FC_KERNEL_PORTABLE only */
+} fc_cuda_plan;
+
+static fc_status fc_portable_plan(const fc_fwd_params *p, int64_t workspace_avail, fc_cuda_plan *pl) {
+    memset(pl, 0, sizeof *pl);
+    pl->kernel = FC_KERNEL_PORTABLE;
     fc_dev_props d;
     fc_status s = fc_dev_props_get(p->device_ordinal, &d);
     if (s) return s;
-    fc_sm80_plan pl;
-    s = fc_sm80_make_plan(p, &d, &pl);
+    s = fc_sm80_make_plan(p, &d, workspace_avail, &pl->sm80);
+    pl->workspace_bytes = pl->sm80.ws_bytes;
+    return s;
+}
+
+/* workspace_avail: bytes of workspace the plan may use (the query passes INT64_MAX). */
+static fc_status fc_cuda_plan_for(const fc_fwd_params *p, int64_t workspace_avail, fc_cuda_plan *pl) {
+#ifdef FC_HAVE_SM90
+    if (!fc_force_portable() && fc_sm90_takes(p)) { /* the Hopper path needs no workspace */
+        memset(pl, 0, sizeof *pl);
+        pl->kernel = FC_KERNEL_SM90;
+        return FC_SUCCESS;
+    }
+#endif
+    return fc_portable_plan(p, workspace_avail, pl);
+}
+
+static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t stream) {
+    const int64_t ws_avail = p->workspace ? p->workspace_size : 0;
+    fc_cuda_plan plan;
+    fc_status s = fc_cuda_plan_for(p, ws_avail, &plan);
     if (s) return s;
-    if (p->batch <= 0 || p->seqlen_q <= 0 || p->total_q <= 0) return FC_SUCCESS;
-    /* Without the workspace the split path needs, run unsplit (correct, just less parallel). */
-    if (pl.num_splits > 1 && (p->workspace == NULL || p->workspace_size < (int64_t)pl.ws_bytes)) pl.num_splits = 1;
+#ifdef FC_HAVE_SM90
+    if (plan.kernel == FC_KERNEL_SM90) {
+        int handled = 0;
+        s = fc_sm90_forward(p, (void *)stream, &handled);
+        if (handled) return s;
+        /* The driver refused what the Hopper path needs (a tensor map, the shared-memory opt-in):
+         * the portable kernel runs, within the caller's workspace as always. */
+        s = fc_portable_plan(p, ws_avail, &plan);
+        if (s) return s;
+    }
+#endif
+    const fc_sm80_plan pl = plan.sm80;
 
     fc_sm80_args a;
     memset(&a, 0, sizeof a);
@@ -260,17 +305,10 @@ extern "C" fc_status fc_cuda_info(int ordinal, fc_device_info *info) {
 
 extern "C" fc_status fc_cuda_workspace_size(const fc_fwd_params *p, size_t *bytes) {
     *bytes = 0;
-#ifdef FC_HAVE_SM90
-    /* the same choice fc_forward_on_device makes: the Hopper path needs no workspace */
-    if (!fc_force_portable() && fc_sm90_takes(p)) return FC_SUCCESS;
-#endif
-    fc_dev_props d;
-    fc_status s = fc_dev_props_get(p->device_ordinal, &d);
+    fc_cuda_plan plan;
+    const fc_status s = fc_cuda_plan_for(p, INT64_MAX, &plan);
     if (s) return s;
-    fc_sm80_plan pl;
-    s = fc_sm80_make_plan(p, &d, &pl);
-    if (s) return s;
-    *bytes = pl.ws_bytes;
+    *bytes = plan.workspace_bytes;
     return FC_SUCCESS;
 }
 
