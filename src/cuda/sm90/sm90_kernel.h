@@ -37,11 +37,11 @@ static __device__ __forceinline__ int fc_sm90_work_item(const fc_sm90_args &a, i
 
 template <int kDtype, int kD, int kBN, bool kWS>
 __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const __grid_constant__ fc_sm90_args args) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
+    constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
     constexpr int kBM = kWS ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M; /* query rows per tile */
     constexpr int kReaders = kWS ? 4 : 4 * FC_SM90_CONSUMER_WGS;  /* consumer warps reading one K/V stage */
     extern __shared__ unsigned char fc_sm90_smem_raw[];
-    fc_sm90_smem<kD> sm = fc_sm90_smem_carve<kD, kBN>(fc_sm90_smem_raw);
+    fc_sm90_smem<kD> sm = fc_sm90_smem_carve<kD, kBN, kWS>(fc_sm90_smem_raw);
     static_assert(!kWS || fc_sm90_has_wg_split(kD, kBN), "query-row split: 64/128 table tiles only");
 
     if (threadIdx.x == 0) {
@@ -76,7 +76,7 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         if (threadIdx.x == 0) {
             for (int w = fc_sm90_work_item(args, 0), i = 1; w < args.num_work; w = fc_sm90_work_item(args, i++)) {
                 const fc_sm90_block blk = fc_sm90_block_info<kBN, kBM>(args, w);
-                if (blk.m0 < blk.sq) fc_sm90_producer<kD, kBN>(args, sm, blk, q_it, kv_it);
+                if (blk.m0 < blk.sq) fc_sm90_producer<kD, kBN, kWS>(args, sm, blk, q_it, kv_it);
             }
         }
         if (args.num_splits > 1) { /* one work item per CTA: the same tile as the consumers' */

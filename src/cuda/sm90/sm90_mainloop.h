@@ -46,8 +46,9 @@ template <int kD> struct fc_sm90_smem {
     float4 *xch; /* query-row split only: the consumers' merge area (fc_sm90_ws_xchg_bytes) */
 };
 
-template <int kD, int kBN> static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned char *raw) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
+template <int kD, int kBN, bool kWS>
+static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned char *raw) {
+    constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
     fc_sm90_smem<kD> s;
     unsigned char *base = (unsigned char *)(((uintptr_t)raw + 1023) & ~(uintptr_t)1023);
     s.q = base;
@@ -127,10 +128,10 @@ static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90
 /* ------------------------------------------------------------------------------------------------
  * Producer: one thread.
  * ---------------------------------------------------------------------------------------------- */
-template <int kD, int kBN>
+template <int kD, int kBN, bool kWS>
 static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                         const fc_sm90_block &blk, int &q_it, int &kv_it) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
+    constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
     constexpr int BN = T.block_n;
     constexpr int kChunks = kD / FC_SM90_CHUNK;
     if (blk.nb_max <= blk.nb_min) return;
@@ -233,7 +234,7 @@ template <int kD, bool kWS> static __device__ __forceinline__ void fc_sm90_turn_
 template <int kDtype, int kD, int kBN, bool kWS>
 static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                         const fc_sm90_block &blk, int cwg, int &q_it, int &kv_it) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
+    constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
     constexpr int BN = T.block_n;
     constexpr int kTileBytes = BN * kD * 2;
     constexpr int kStep = kWS ? 2 : 1; /* ring items between two blocks of this warpgroup */

@@ -424,6 +424,53 @@ def run_ws_ab():
             ta / cu, tb / cu, 100 * sp), flush=True)
 
 
+def run_ws_stress(replays=1500):
+    """Rare-race hunt for the query-row split (run 12's A/B hit one 'unspecified launch failure'
+    under graph replay): graphs of 20 back-to-back launches (PDL) writing 20 separate outputs, every
+    output of every replay compared with the unsplit kernel's; shapes the rule sends to the split."""
+    dev = "cuda"
+    fails = 0
+    for (B, H, S, D, c, dt) in ((2, 8, 512, 64, 0, torch.bfloat16), (1, 8, 512, 64, 0, torch.float16),
+                                (1, 8, 1024, 64, 1, torch.float16), (1, 8, 512, 128, 0, torch.bfloat16),
+                                (1, 4, 2048, 64, 0, torch.bfloat16), (1, 2, 1000, 128, 1, torch.float16)):
+        q = torch.randn(B, S, H, D, device=dev, dtype=dt)
+        k, v = torch.randn_like(q), torch.randn_like(q)
+        outs = torch.empty((20,) + tuple(q.shape), device=dev, dtype=dt)
+        ref = torch.empty_like(q)
+        lib.fcdev_set_wgsplit(0)
+        fc(q, k, v, ref, None, causal=bool(c))
+        lib.fcdev_set_wgsplit(1)
+        fc(q, k, v, outs[0], None, causal=bool(c))
+        torch.cuda.synchronize()
+        tol = 4 * (outs[0].float() - ref.float()).abs().max().item() + 1e-3
+        st = torch.cuda.Stream()
+        st.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(st):
+            for i in range(2):
+                fc(q, k, v, outs[i], None, causal=bool(c))
+        torch.cuda.current_stream().wait_stream(st)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for i in range(20):
+                fc(q, k, v, outs[i], None, causal=bool(c))
+        worst = torch.zeros((), device=dev)
+        for r in range(replays):
+            outs.fill_(float("nan"))
+            g.replay()
+            e = (outs.float() - ref.float()).abs().amax()
+            worst = torch.where(torch.isnan(e), torch.full_like(e, float("inf")), torch.maximum(worst, e))
+        torch.cuda.synchronize()
+        w = worst.item()
+        ok = w <= tol
+        fails += not ok
+        print("%s stress %s B%d H%d S%d D%d c%d: %d launches, worst err %.2e (tol %.2e)" % (
+            "ok  " if ok else "FAIL", "bf16" if dt == torch.bfloat16 else "f16", B, H, S, D, c, 20 * replays, w, tol),
+            flush=True)
+        lib.fcdev_set_wgsplit(-1)
+    print("STRESS: %d failures" % fails)
+    return fails
+
+
 def run_prof():
     """A few launches of one fa-sweep shape, for ncu."""
     q = torch.randn(8, 2048, 16, 128, device="cuda", dtype=torch.bfloat16)
@@ -448,6 +495,8 @@ if __name__ == "__main__":
     lib.fcdev_set_wgsplit(-1)
     lib.fcdev_set_splits(0)
     print("CHECKS: %d failures" % f)
+    if "--ws-stress" in sys.argv:
+        f += run_ws_stress()
     if "--ws-ab" in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
         run_ws_ab()
     if "--ab" in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
