@@ -472,12 +472,14 @@ def run_ws_stress(replays=1500):
 
 
 def run_prof():
-    """A few launches of one fa-sweep shape, for ncu."""
-    q = torch.randn(8, 2048, 16, 128, device="cuda", dtype=torch.bfloat16)
+    """A few launches of one fa-sweep shape (FC_PROF_SHAPE=B,H,S,D,causal; bf16), for ncu."""
+    import os
+    B, H, S, D, c = (int(x) for x in os.environ.get("FC_PROF_SHAPE", "8,16,2048,128,0").split(","))
+    q = torch.randn(B, S, H, D, device="cuda", dtype=torch.bfloat16)
     k, v = torch.randn_like(q), torch.randn_like(q)
     o = torch.empty_like(q)
     for _ in range(4):
-        fc(q, k, v, o, None)
+        fc(q, k, v, o, None, causal=bool(c))
     torch.cuda.synchronize()
 
 

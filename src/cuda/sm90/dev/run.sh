@@ -40,6 +40,6 @@ PYTHONUNBUFFERED=1 timeout ${CHECK_TIMEOUT:-420} python3 src/cuda/sm90/dev/check
 if [ -n "$PROF" ]; then
   timeout 150 ncu --clock-control none -k regex:fc_sm90 --launch-skip 2 --launch-count 1 --section SpeedOfLight \
     --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
-    python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so --prof > $OUT/ncu.txt 2>&1; echo "ncu rc=$?"; grep -E "Duration|Throughput|Pipe|Stall|Issued|Eligible|Active" $OUT/ncu.txt | head -40
+    python3 src/cuda/sm90/dev/check.py $BD/libfcdev.so --prof > $OUT/ncu.txt 2>&1; echo "ncu rc=$? (FC_PROF_SHAPE=$FC_PROF_SHAPE)"; grep -E "Duration|Throughput|Pipe|Stall|Issued|Eligible|Active" $OUT/ncu.txt | head -40
 fi
 echo "FAIL lines: $(grep -c "^FAIL" $OUT/check.txt)"; grep "^FAIL\|CHECKS" $OUT/check.txt | head -20
