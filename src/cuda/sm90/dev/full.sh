@@ -6,7 +6,7 @@
 OUT=${OUT:-/tmp/out}; mkdir -p $OUT/x
 (cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFLASHCORE_CUDA=ON -DFLASHCORE_CUDA_ARCHS=90a-real > $OUT/x/cmake.log 2>&1 &&
  cmake --build build -j 6 >> $OUT/x/cmake.log 2>&1; echo "cmake build rc=$?" >> $OUT/x/cmake.log) &
-OUT=$OUT/x NO_B=1 bash src/cuda/sm90/dev/run.sh "$@" > $OUT/run.log 2>&1
+OUT=$OUT/x NO_B=${NO_B-1} bash src/cuda/sm90/dev/run.sh "$@" > $OUT/run.log 2>&1
 wait
 tail -1 $OUT/x/cmake.log
 export FC_COMMIT=${FC_COMMIT:-dev}
