@@ -118,35 +118,19 @@ static constexpr __host__ __device__ int fc_sm90_ws_xchg_bytes(int head_dim_pad)
     return 2 * (head_dim_pad / 16 + 1) * 128 * 16;
 }
 
-/* Shared memory of one CTA: Q tile(s), K and V rings, barriers; +1024 to align the tiles to the
+/* Shared memory of one CTA: Q tile, K and V rings, barriers; +1024 to align the tiles to the
  * 1024-byte swizzle atom. */
-static constexpr __host__ __device__ int fc_sm90_smem_bytes_st(int head_dim_pad, int block_n, int stages, int q_bufs) {
-    return 1024 + q_bufs * FC_SM90_BLOCK_M * head_dim_pad * 2 + 2 * stages * block_n * head_dim_pad * 2 + 256;
-}
-/* Q double buffer (persistent grids): the producer loads the next tile's Q into the other buffer as
- * soon as it is done issuing this tile's K/V, instead of after both consumers' last Q K^T of this
- * tile (early release, run 11), so the next tile's first Q K^T never waits on a DRAM round trip.
- * Where it fits next to the ring and the early release is on: 64 (+16 KB: 129 KB, wide 176 KB) and
- * 128 (+32 KB: 192 KB); not 128 wide (240 KB), 192 (240 KB), 256 (no early release). */
-#ifndef FC_SM90_Q_DOUBLE
-#define FC_SM90_Q_DOUBLE 1 /* 0: one Q buffer everywhere (dev A/B builds only) */
-#endif
-static constexpr __host__ __device__ int fc_sm90_q_bufs(int head_dim_pad, int block_n, bool wg_split) {
-    return FC_SM90_Q_DOUBLE && !wg_split && fc_sm90_early_q(head_dim_pad) &&
-                   fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_tile_for(head_dim_pad).stages, 2) <=
-                       FC_SM90_SMEM_MAX
-               ? 2
-               : 1;
+static constexpr __host__ __device__ int fc_sm90_smem_bytes_st(int head_dim_pad, int block_n, int stages) {
+    return 1024 + FC_SM90_BLOCK_M * head_dim_pad * 2 + 2 * stages * block_n * head_dim_pad * 2 + 256;
 }
 static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad, int block_n) {
-    return fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_tile_for(head_dim_pad).stages,
-                                 fc_sm90_q_bufs(head_dim_pad, block_n, false));
+    return fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_tile_for(head_dim_pad).stages);
 }
 static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad) {
     return fc_sm90_smem_bytes(head_dim_pad, fc_sm90_tile_for(head_dim_pad).block_n);
 }
 static constexpr __host__ __device__ int fc_sm90_smem_bytes_ws(int head_dim_pad, int block_n, bool wg_split) {
-    return wg_split ? fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_ws_stages(head_dim_pad), 1) +
+    return wg_split ? fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_ws_stages(head_dim_pad)) +
                           fc_sm90_ws_xchg_bytes(head_dim_pad)
                     : fc_sm90_smem_bytes(head_dim_pad, block_n);
 }

@@ -48,11 +48,8 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         fc_tma_prefetch_desc(&args.tm_q);
         fc_tma_prefetch_desc(&args.tm_k);
         fc_tma_prefetch_desc(&args.tm_v);
-#pragma unroll
-        for (int b = 0; b < fc_sm90_q_bufs(kD, kBN, kWS); ++b) {
-            fc_mbar_init(&sm.bar_q[b], 1);
-            fc_mbar_init(&sm.bar_q_empty[b], 4 * FC_SM90_CONSUMER_WGS);
-        }
+        fc_mbar_init(sm.bar_q, 1);
+        fc_mbar_init(sm.bar_q_empty, 4 * FC_SM90_CONSUMER_WGS);
 #pragma unroll
         for (int s = 0; s < T.stages; ++s) {
             fc_mbar_init(&sm.full_k[s], 1);

@@ -37,11 +37,11 @@ typedef struct fc_sm90_args {
 } fc_sm90_args;
 
 template <int kD> struct fc_sm90_smem {
-    unsigned char *q; /* q_bufs x (block_m x kD); tile i of a CTA uses buffer i % q_bufs */
+    unsigned char *q;
     unsigned char *k; /* stages x (block_n x kD) */
     unsigned char *v;
-    uint64_t *bar_q;       /* [q_bufs] Q tile landed (one phase per use of the buffer) */
-    uint64_t *bar_q_empty; /* [q_bufs] both consumer warpgroups are done with the Q tile */
+    uint64_t *bar_q;       /* Q tile landed (one phase per tile) */
+    uint64_t *bar_q_empty; /* both consumer warpgroups are done with the Q tile */
     uint64_t *full_k, *full_v, *empty_k, *empty_v;
     float4 *xch; /* query-row split only: the consumers' merge area (fc_sm90_ws_xchg_bytes) */
 };
@@ -52,12 +52,12 @@ static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned c
     fc_sm90_smem<kD> s;
     unsigned char *base = (unsigned char *)(((uintptr_t)raw + 1023) & ~(uintptr_t)1023);
     s.q = base;
-    s.k = s.q + fc_sm90_q_bufs(kD, kBN, kWS) * FC_SM90_BLOCK_M * kD * 2;
+    s.k = s.q + FC_SM90_BLOCK_M * kD * 2;
     s.v = s.k + T.stages * T.block_n * kD * 2;
     uint64_t *bars = (uint64_t *)(s.v + T.stages * T.block_n * kD * 2);
     s.bar_q = bars;
-    s.bar_q_empty = bars + 2;
-    s.full_k = bars + 4;
+    s.bar_q_empty = bars + 1;
+    s.full_k = bars + 2;
     s.full_v = s.full_k + T.stages;
     s.empty_k = s.full_v + T.stages;
     s.empty_v = s.empty_k + T.stages;
@@ -136,15 +136,13 @@ static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, c
     constexpr int kChunks = kD / FC_SM90_CHUNK;
     if (blk.nb_max <= blk.nb_min) return;
 
-    constexpr int kQB = fc_sm90_q_bufs(kD, kBN, kWS);
-    const int qb = q_it % kQB;
-    fc_mbar_wait(&sm.bar_q_empty[qb], ((q_it / kQB) & 1) ^ 1);
+    fc_mbar_wait(sm.bar_q_empty, (q_it & 1) ^ 1);
     ++q_it;
-    fc_mbar_expect_tx(&sm.bar_q[qb], FC_SM90_BLOCK_M * kD * 2);
+    fc_mbar_expect_tx(sm.bar_q, FC_SM90_BLOCK_M * kD * 2);
 #pragma unroll
     for (int ch = 0; ch < kChunks; ++ch)
-        fc_tma_load_4d(sm.q + qb * FC_SM90_BLOCK_M * kD * 2 + ch * FC_SM90_BLOCK_M * 128, &a.tm_q, ch * FC_SM90_CHUNK,
-                       blk.q_off + blk.m0, blk.h, blk.b_coord, &sm.bar_q[qb]);
+        fc_tma_load_4d(sm.q + ch * FC_SM90_BLOCK_M * 128, &a.tm_q, ch * FC_SM90_CHUNK, blk.q_off + blk.m0, blk.h,
+                       blk.b_coord, sm.bar_q);
 
     int it = kv_it;
     for (int n = blk.nb_max - 1; n >= blk.nb_min; --n, ++it) {
@@ -254,10 +252,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
         const int off = blk.sk - blk.sq;
         const int wl = p.window_left, wr = p.window_right;
         const bool softcap = p.softcap > 0.f;
-        constexpr int kQB = fc_sm90_q_bufs(kD, kBN, kWS);
-        const int qb = q_it % kQB;
-        const uint32_t q_wg = fc_smem_u32(sm.q) + qb * FC_SM90_BLOCK_M * kD * 2 + (kWS ? 0 : cwg * 64 * 128);
-        uint64_t *const bar_q_empty = &sm.bar_q_empty[qb];
+        const uint32_t q_wg = fc_smem_u32(sm.q) + (kWS ? 0 : cwg * 64 * 128);
         const uint32_t k_base = fc_smem_u32(sm.k), v_base = fc_smem_u32(sm.v);
 
         /* Does key block n need the element-wise mask for any row of this warpgroup? */
@@ -270,7 +265,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             if (need_mask(n)) fc_sm90_apply_mask<BN>(s, row0, n * BN, blk.sk, off, wl, wr);
         };
 
-        fc_mbar_wait(&sm.bar_q[qb], (q_it / kQB) & 1);
+        fc_mbar_wait(sm.bar_q, q_it & 1);
         ++q_it;
 
         /* First (last-in-sequence) key block: S, softmax; P V is issued with the next block's S. */
@@ -293,7 +288,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
                 fc_warp_arrive(&sm.empty_k[it % T.stages]);
                 /* Q is read by Q K^T only: once the last one is done the producer may load the next
                  * tile's Q under this tile's last softmax, P V and epilogue. */
-                if (fc_sm90_early_q(kD) && n - kStep < blk.nb_min) fc_warp_arrive(bar_q_empty);
+                if (fc_sm90_early_q(kD) && n - kStep < blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
                 scores(s, n);
                 fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
                 fc_sm90_convert_p<kDtype, BN>(s, P);
@@ -320,7 +315,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
                 fc_wgmma_wait<1>(); /* S done; P V may still run under the softmax below */
                 fc_reg_fence(s);
                 fc_warp_arrive(&sm.empty_k[st]);
-                if (fc_sm90_early_q(kD) && n - kStep < blk.nb_min) fc_warp_arrive(bar_q_empty);
+                if (fc_sm90_early_q(kD) && n - kStep < blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
                 scores(s, n);
                 fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
                 fc_wgmma_wait<0>();
@@ -349,10 +344,10 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
                 fc_wgmma_wait<0>();
                 fc_reg_fence(o);
                 fc_warp_arrive(&sm.empty_v[st]);
-                if (!fc_sm90_early_q(kD)) fc_warp_arrive(bar_q_empty); /* the producer may load the next tile's Q */
+                if (!fc_sm90_early_q(kD)) fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
             }
         } else {
-            fc_warp_arrive(bar_q_empty); /* query-row split, no block for this warpgroup: Q seen, released */
+            fc_warp_arrive(sm.bar_q_empty); /* query-row split, no block for this warpgroup: Q seen, released */
         }
         if constexpr (kWS) kv_it += blk.nb_max - blk.nb_min; /* both warpgroups step over the whole tile */
         else kv_it = it + 1;
