@@ -92,23 +92,6 @@ struct fc_mma<__nv_bfloat16> {
     }
 };
 
-/* ---------------------------------------------------------------------------------------------
- * Programmatic dependent launch (sm_90+; nothing on older archs, where the host does not ask for
- * it). wait: block until the grid this one depends on has completed and its writes are visible
- * (returns at once when the launch had no programmatic dependency); launch_dependents: let the
- * next grid in the stream be scheduled once every CTA of this one has issued it.
- * ------------------------------------------------------------------------------------------- */
-static __device__ __forceinline__ void fc_pdl_wait(void) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-static __device__ __forceinline__ void fc_pdl_launch_dependents(void) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
 /* 2^x with flush-to-zero: one MUFU.EX2. exp2(-inf) = 0, which the softmax relies on. */
 static __device__ __forceinline__ float fc_exp2(float x) {
     float y;

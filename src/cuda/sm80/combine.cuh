@@ -20,10 +20,6 @@ template <typename T>
 __global__ void __launch_bounds__(FC_COMBINE_WARPS * 32)
     fc_sm80_combine_kernel(const __grid_constant__ fc_sm80_args a) {
     const fc_fwd_params &p = a.p;
-    /* A programmatic dependent of the forward kernel (instances.h): the partials are read only once
-     * it has finished; the next call's forward kernel may be scheduled meanwhile. */
-    fc_pdl_wait();
-    fc_pdl_launch_dependents();
     const int lane = threadIdx.x & 31;
     const int64_t idx = (int64_t)blockIdx.x * FC_COMBINE_WARPS + (threadIdx.x >> 5);
     /* Varlen: rows past the last sequence belong to no sequence and are left untouched. */

@@ -13,7 +13,6 @@
  *   pipelined:  wait K(t+1), V(t) | barrier | issue K, V |
  *               S = QK(t+1)^T, mask, softmax(t+1)  overlapped with  O += P(t) V(t) | rescale O
  * A buffer is refilled only after the barrier that follows its last reader.
- * On sm_90 the kernel and the split-KV combine are programmatic dependent launches (instances.h).
  *
  * This file coordinates; the products live in mainloop.cuh, the softmax in common/softmax.cuh,
  * masking in common/mask.cuh and the stores in epilogue.cuh.
@@ -151,14 +150,7 @@ template <typename T, int kD, int kCfg>
 __global__ void __launch_bounds__(fc_cfg_get(kCfg).warps * 32, fc_cfg_get(kCfg).min_ctas)
     fc_sm80_fwd_kernel(const __grid_constant__ fc_sm80_args a) {
 #if defined(__CUDA_ARCH__)
-    if constexpr (fc_cfg_used_on(kCfg, kD, __CUDA_ARCH__ / 10)) {
-        /* Launched as a programmatic dependent (instances.h): nothing is read or written before the
-         * previous grid in the stream has finished. Under split-KV the next grid is the combine,
-         * which may then be scheduled as soon as every CTA here has started. */
-        fc_pdl_wait();
-        if (a.num_splits > 1) fc_pdl_launch_dependents();
-        fc_sm80_fwd_body<T, kD, kCfg>(a);
-    }
+    if constexpr (fc_cfg_used_on(kCfg, kD, __CUDA_ARCH__ / 10)) fc_sm80_fwd_body<T, kD, kCfg>(a);
 #endif
 }
 

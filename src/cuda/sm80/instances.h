@@ -29,34 +29,6 @@ FC_SM80_INSTANCES(FC_SM80_DECLARE)
 fc_status fc_sm80_combine_f16(const fc_sm80_args *a, cudaStream_t stream);
 fc_status fc_sm80_combine_bf16(const fc_sm80_args *a, cudaStream_t stream);
 
-/*
- * Programmatic dependent launch (compute capability 9.0+): the forward kernel and the combine are
- * launched with programmatic stream serialization, so that each may be scheduled while the grid
- * before it in the stream finishes (the launch latency between the two kernels of a split-KV call,
- * and between calls, is hidden); both kernels wait for that grid (griddepcontrol.wait) before
- * touching memory, so any predecessor, ours or the caller's, is complete first. fc_sm80_pdl: 1 when
- * device `device` takes it (cached per device; tuning builds: FC_TUNE_PDL=0 turns it off).
- * fc_sm80_launch_config fills a launch configuration with the attribute when pdl is set.
- */
-int fc_sm80_pdl(int device);
-static inline void fc_sm80_launch_config(cudaLaunchConfig_t *cfg, cudaLaunchAttribute *attr, dim3 grid, dim3 block,
-                                         size_t smem, cudaStream_t stream, int pdl) {
-    *cfg = cudaLaunchConfig_t{};
-    cfg->gridDim = grid;
-    cfg->blockDim = block;
-    cfg->dynamicSmemBytes = smem;
-    cfg->stream = stream;
-    attr->id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr->val.programmaticStreamSerializationAllowed = 1;
-    cfg->attrs = attr;
-    cfg->numAttrs = pdl ? 1 : 0;
-}
-/* The error of a launch: cudaLaunchKernelEx's return, else the one it left recorded (cleared). */
-static inline cudaError_t fc_sm80_launch_error(cudaError_t launched) {
-    const cudaError_t last = cudaGetLastError();
-    return launched != cudaSuccess ? launched : last;
-}
-
 /* Map a CUDA error to an fc_status, recording `what` and the CUDA error for fc_last_error()
  * (launch.cu). */
 fc_status fc_cuda_status(cudaError_t e, const char *what);

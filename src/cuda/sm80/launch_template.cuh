@@ -27,16 +27,13 @@ static fc_status fc_sm80_launch_cfg(const fc_sm80_args &a, int device, cudaStrea
         if (e != cudaSuccess) return fc_cuda_status(e, "opting the forward kernel into dynamic shared memory");
         if (device < FC_MAX_DEVICES) opted[device] = 1;
     }
-    const int pdl = fc_sm80_pdl(device);
     fc_sm80_args chunk = a;
     for (int64_t b0 = 0; b0 < a.p.batch; b0 += FC_GRID_Z_MAX) {
         const int64_t nb = a.p.batch - b0 < FC_GRID_Z_MAX ? a.p.batch - b0 : FC_GRID_Z_MAX;
         chunk.batch_offset = (int)b0;
         const dim3 grid((unsigned)(a.num_m_blocks * a.num_splits), (unsigned)a.p.heads_q, (unsigned)nb);
-        cudaLaunchConfig_t cfg;
-        cudaLaunchAttribute attr;
-        fc_sm80_launch_config(&cfg, &attr, grid, dim3(kC.warps * 32), kSmem, stream, pdl);
-        const cudaError_t e = fc_sm80_launch_error(cudaLaunchKernelEx(&cfg, kernel, chunk));
+        kernel<<<grid, kC.warps * 32, kSmem, stream>>>(chunk);
+        const cudaError_t e = cudaGetLastError();
         if (e != cudaSuccess) return fc_cuda_status(e, "launching the forward kernel");
     }
     return FC_SUCCESS;
