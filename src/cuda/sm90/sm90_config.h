@@ -90,14 +90,49 @@ static constexpr __host__ __device__ int fc_sm90_head_dim_pad(int d) {
     return d <= 0 ? 0 : d <= 64 ? 64 : d <= 128 ? 128 : d <= 192 ? 192 : d <= 256 ? 256 : 0;
 }
 
+/* Query-row split of latency-bound calls (few tiles): a CTA serves 64 query rows, and its two
+ * consumer warpgroups take alternate key blocks of those rows, merging (O, m, l) through shared
+ * memory at the end (no ping-pong: the warpgroups' block counts may differ by one). Twice the CTAs
+ * of the 128-row tile, each with half the dependent chain per warpgroup. Compiled for the 64/128
+ * tiles only (the 64-row query tile: FC_SM90_WS_BLOCK_M). */
+#define FC_SM90_WS_BLOCK_M 64
+static constexpr __host__ __device__ bool fc_sm90_has_wg_split(int head_dim_pad, int block_n) {
+    return (head_dim_pad == 64 || head_dim_pad == 128) && block_n == fc_sm90_tile_for(head_dim_pad).block_n;
+}
+/* The K/V ring of the query-row split has an even number of stages: warpgroup c takes ring items
+ * c, c+2, ..., so with an even depth every stage belongs to one warpgroup, which then waits on every
+ * phase of that stage's barriers (parity waits are only sound when no phase is skipped; with 3
+ * stages a warpgroup could see an older phase of the right parity and read a stage early).
+ * 64: 4 stages (16 KB Q + 4 x 32 KB + merge 20 KB = 165 KB): every block of S <= 512 in flight at
+ * once; 128: 2 stages (32 KB + 2 x 64 KB + 36 KB = 197 KB). */
+static constexpr __host__ __device__ int fc_sm90_ws_stages(int head_dim_pad) { return head_dim_pad == 64 ? 4 : 2; }
+/* The tile of a kernel: the instance's (fc_sm90_tile_of), with the split's ring depth when kWS. */
+static constexpr __host__ __device__ fc_sm90_tile fc_sm90_kernel_tile(int head_dim_pad, int block_n, bool wg_split) {
+    return wg_split ? fc_sm90_tile{head_dim_pad, block_n, fc_sm90_ws_stages(head_dim_pad)}
+                    : fc_sm90_tile_of(head_dim_pad, block_n);
+}
+
+/* Shared memory of the merge: per consumer warpgroup, per thread, half of its O columns (the half
+ * the other warpgroup finishes) and {m0, m1, l0, l1}: float4 x (kD/16 + 1) x 128 threads. */
+static constexpr __host__ __device__ int fc_sm90_ws_xchg_bytes(int head_dim_pad) {
+    return 2 * (head_dim_pad / 16 + 1) * 128 * 16;
+}
+
 /* Shared memory of one CTA: Q tile, K and V rings, barriers; +1024 to align the tiles to the
  * 1024-byte swizzle atom. */
+static constexpr __host__ __device__ int fc_sm90_smem_bytes_st(int head_dim_pad, int block_n, int stages) {
+    return 1024 + FC_SM90_BLOCK_M * head_dim_pad * 2 + 2 * stages * block_n * head_dim_pad * 2 + 256;
+}
 static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad, int block_n) {
-    return 1024 + FC_SM90_BLOCK_M * head_dim_pad * 2 +
-           2 * fc_sm90_tile_for(head_dim_pad).stages * block_n * head_dim_pad * 2 + 256;
+    return fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_tile_for(head_dim_pad).stages);
 }
 static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad) {
     return fc_sm90_smem_bytes(head_dim_pad, fc_sm90_tile_for(head_dim_pad).block_n);
+}
+static constexpr __host__ __device__ int fc_sm90_smem_bytes_ws(int head_dim_pad, int block_n, bool wg_split) {
+    return wg_split ? fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_ws_stages(head_dim_pad)) +
+                          fc_sm90_ws_xchg_bytes(head_dim_pad)
+                    : fc_sm90_smem_bytes(head_dim_pad, block_n);
 }
 
 static_assert(fc_sm90_smem_bytes(64) <= FC_SM90_SMEM_MAX, "hdim 64 tile exceeds shared memory");
@@ -111,6 +146,9 @@ static_assert(fc_sm90_wide_block_n(64) % 16 == 0 && fc_sm90_wide_block_n(128) % 
               fc_sm90_wide_block_n(256) % 16 == 0, "block_n must be a multiple of the wgmma K step (16)");
 static_assert(fc_sm90_tile_for(192).block_n % 16 == 0 && fc_sm90_tile_for(256).block_n % 16 == 0,
               "block_n must be a multiple of the wgmma K step (16)");
+static_assert(fc_sm90_ws_stages(64) % 2 == 0 && fc_sm90_ws_stages(128) % 2 == 0, "query-row split: even ring depth");
+static_assert(fc_sm90_smem_bytes_ws(64, 128, true) <= FC_SM90_SMEM_MAX &&
+              fc_sm90_smem_bytes_ws(128, 128, true) <= FC_SM90_SMEM_MAX, "query-row split tile exceeds shared memory");
 static_assert(2 * 128 * FC_SM90_CONSUMER_REGS + 128 * FC_SM90_PRODUCER_REGS <= 65536, "register split");
 
 #endif

@@ -15,6 +15,9 @@
  * that need a mask (the boundary ones) come first and the rest run without mask arithmetic. The two
  * consumer warpgroups take turns issuing their wgmma batches (ping-pong, named barriers; not for
  * the 256 tile). Launches allow programmatic dependent launch: set-up overlaps the previous kernel.
+ *
+ * kWS (query-row split, for calls with few tiles): a tile is 64 query rows and the two consumer
+ * warpgroups take alternate key blocks of it, merging through shared memory (sm90_mainloop.h).
  */
 #ifndef FC_SM90_KERNEL_H
 #define FC_SM90_KERNEL_H
@@ -32,11 +35,14 @@ static __device__ __forceinline__ int fc_sm90_work_item(const fc_sm90_args &a, i
     return a.chunk == 1 ? bx + i * gx : (bx + (i >> 1) * gx) * 2 + (i & 1);
 }
 
-template <int kDtype, int kD, int kBN>
+template <int kDtype, int kD, int kBN, bool kWS>
 __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const __grid_constant__ fc_sm90_args args) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
+    constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
+    constexpr int kBM = kWS ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M; /* query rows per tile */
+    constexpr int kReaders = kWS ? 4 : 4 * FC_SM90_CONSUMER_WGS;  /* consumer warps reading one K/V stage */
     extern __shared__ unsigned char fc_sm90_smem_raw[];
-    fc_sm90_smem<kD> sm = fc_sm90_smem_carve<kD, kBN>(fc_sm90_smem_raw);
+    fc_sm90_smem<kD> sm = fc_sm90_smem_carve<kD, kBN, kWS>(fc_sm90_smem_raw);
+    static_assert(!kWS || fc_sm90_has_wg_split(kD, kBN), "query-row split: 64/128 table tiles only");
 
     if (threadIdx.x == 0) {
         fc_tma_prefetch_desc(&args.tm_q);
@@ -48,8 +54,8 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         for (int s = 0; s < T.stages; ++s) {
             fc_mbar_init(&sm.full_k[s], 1);
             fc_mbar_init(&sm.full_v[s], 1);
-            fc_mbar_init(&sm.empty_k[s], 4 * FC_SM90_CONSUMER_WGS); /* one arrival per consumer warp */
-            fc_mbar_init(&sm.empty_v[s], 4 * FC_SM90_CONSUMER_WGS);
+            fc_mbar_init(&sm.empty_k[s], kReaders); /* one arrival per consumer warp that reads it */
+            fc_mbar_init(&sm.empty_v[s], kReaders);
         }
         cuda::ptx::fence_mbarrier_init(cuda::ptx::sem_release, cuda::ptx::scope_cluster);
     }
@@ -69,23 +75,23 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         fc_setmaxnreg_dec<FC_SM90_PRODUCER_REGS>();
         if (threadIdx.x == 0) {
             for (int w = fc_sm90_work_item(args, 0), i = 1; w < args.num_work; w = fc_sm90_work_item(args, i++)) {
-                const fc_sm90_block blk = fc_sm90_block_info<kBN>(args, w);
-                if (blk.m0 < blk.sq) fc_sm90_producer<kD, kBN>(args, sm, blk, q_it, kv_it);
+                const fc_sm90_block blk = fc_sm90_block_info<kBN, kBM>(args, w);
+                if (blk.m0 < blk.sq) fc_sm90_producer<kD, kBN, kWS>(args, sm, blk, q_it, kv_it);
             }
         }
         if (args.num_splits > 1) { /* one work item per CTA: the same tile as the consumers' */
-            const fc_sm90_block blk = fc_sm90_block_info<kBN>(args, blockIdx.x);
+            const fc_sm90_block blk = fc_sm90_block_info<kBN, kBM>(args, blockIdx.x);
             if (blk.m0 < blk.sq) fc_sm90_split_producer_sync();
         }
     } else {
         fc_setmaxnreg_inc<FC_SM90_CONSUMER_REGS>();
         const int cwg = wg - 1;
-        if (cwg == 1) fc_sm90_turn_end<kD>(cwg); /* consumer 0 takes the first turn */
+        if (cwg == 1) fc_sm90_turn_end<kD, kWS>(cwg); /* consumer 0 takes the first turn */
         for (int w = fc_sm90_work_item(args, 0), i = 1; w < args.num_work; w = fc_sm90_work_item(args, i++)) {
-            const fc_sm90_block blk = fc_sm90_block_info<kBN>(args, w);
-            if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD, kBN>(args, sm, blk, cwg, q_it, kv_it);
+            const fc_sm90_block blk = fc_sm90_block_info<kBN, kBM>(args, w);
+            if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD, kBN, kWS>(args, sm, blk, cwg, q_it, kv_it);
         }
-        if (cwg == 0) fc_sm90_turn_begin<kD>(cwg); /* absorbs consumer 1's last hand-over */
+        if (cwg == 0) fc_sm90_turn_begin<kD, kWS>(cwg); /* absorbs consumer 1's last hand-over */
     }
 }
 

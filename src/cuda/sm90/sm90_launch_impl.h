@@ -74,7 +74,8 @@ template <int kBN> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90
     a->p = *p;
     a->num_m_blocks = (p->seqlen_q + FC_SM90_BLOCK_M - 1) / FC_SM90_BLOCK_M;
     const int64_t tiles = (int64_t)a->num_m_blocks * p->heads_q * p->batch;
-    if (tiles <= 0 || tiles > INT32_MAX / 2) return false; /* pair slots and splits stay in int */
+    /* pair slots and splits stay in int, also with the query-row split's twice as many tiles */
+    if (tiles <= 0 || tiles > INT32_MAX / 4) return false;
     a->num_tiles = (int)tiles;
     a->num_splits = 1; /* scheduling fields: set per launch in fc_sm90_run */
     a->num_work = (int)tiles;
@@ -96,6 +97,7 @@ template <int kBN> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90
 extern "C" int fc_sm90_dev_splits; /* > 0 forces the split count (1 = never split) */
 extern "C" int fc_sm90_dev_paired; /* 0: causal keeps one CTA per tile; -1: the library's choice */
 extern "C" int fc_sm90_dev_pdl;    /* 0: launch without programmatic dependent launch */
+extern "C" int fc_sm90_dev_wgsplit; /* 0 never / 1 always the query-row split (where compiled); -1 the rule */
 #endif
 
 /* Split-KV: when the tiles fill at most half of the SMs, give each tile's key blocks to
@@ -115,8 +117,23 @@ static int fc_sm90_num_splits(int64_t tiles, int64_t n_blocks, int sms, const in
 
 /* Runs instance <kDtype, kD, kBN>. Returns FC_ERROR_NOT_SUPPORTED (nothing launched, no error recorded)
  * when the tensor maps cannot be built, so the dispatcher can fall back. */
+/* The shared-memory opt-in of one kernel, once per device (benign race). */
+template <int kDtype, int kD, int kBN, bool kWS> static bool fc_sm90_smem_opt_in(int dev) {
+    static bool smem_set[FC_SM90_MAX_DEVICES];
+    if (!smem_set[dev]) {
+        if (cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD, kBN, kWS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 fc_sm90_smem_bytes_ws(kD, kBN, kWS)) != cudaSuccess) {
+            (void)cudaGetLastError(); /* cannot opt in: leave no error behind, let the portable kernel run */
+            return false;
+        }
+        smem_set[dev] = true;
+    }
+    return true;
+}
+
 template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd_params *p, cudaStream_t stream) {
     constexpr int kSmem = fc_sm90_smem_bytes(kD, kBN);
+    constexpr bool kHasWS = fc_sm90_has_wg_split(kD, kBN);
     /* Tensor maps cost a few microseconds to encode; reuse them while the same call recurs. */
     struct cache_t {
         bool valid;
@@ -131,17 +148,7 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
         cache.key = *p;
         cache.valid = true;
     }
-    /* The shared-memory opt-in is per device: once per (instance, device). Benign race. */
-    static bool smem_set[FC_SM90_MAX_DEVICES];
-    if (!smem_set[p->device_ordinal]) {
-        const cudaError_t attr_err = cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD, kBN>,
-                                                          cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-        if (attr_err != cudaSuccess) { /* cannot opt in: leave no error behind, let the portable kernel run */
-            (void)cudaGetLastError();
-            return FC_ERROR_NOT_SUPPORTED;
-        }
-        smem_set[p->device_ordinal] = true;
-    }
+    if (!fc_sm90_smem_opt_in<kDtype, kD, kBN, false>(p->device_ordinal)) return FC_ERROR_NOT_SUPPORTED;
     static int sm_count[FC_SM90_MAX_DEVICES]; /* benign race: every writer stores the same value */
     if (!sm_count[p->device_ordinal]) {
         int n = 0;
@@ -171,7 +178,7 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
             cfg.attrs = &at;
             cfg.numAttrs = 1;
             int n = 0;
-            if (cudaOccupancyMaxActiveClusters(&n, fc_sm90_fwd_kernel<kDtype, kD, kBN>, &cfg) != cudaSuccess) {
+            if (cudaOccupancyMaxActiveClusters(&n, fc_sm90_fwd_kernel<kDtype, kD, kBN, false>, &cfg) != cudaSuccess) {
                 (void)cudaGetLastError();
                 n = 0;
             }
@@ -179,13 +186,27 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
         }
         clusters_known[p->device_ordinal] = true;
     }
-    const int64_t tiles = (int64_t)cache.args.num_tiles;
     const int sms = sm_count[p->device_ordinal];
     constexpr int BN = kBN;
-    const int *fit = max_clusters[p->device_ordinal];
-    int splits = fc_sm90_num_splits(tiles, ((int64_t)p->seqlen_k + BN - 1) / BN, sms, fit);
+    const int64_t n_blocks = ((int64_t)p->seqlen_k + BN - 1) / BN;
+    const int64_t tiles128 = (int64_t)((p->seqlen_q + FC_SM90_BLOCK_M - 1) / FC_SM90_BLOCK_M) * p->heads_q * p->batch;
+    /* Query-row split: when 128-row tiles would fill at most half of the SMs and there are >= 2 key
+     * blocks, 64-row tiles whose two consumer warpgroups share the key blocks: twice the CTAs, half
+     * the dependent chain per warpgroup, merged through shared memory instead of a cluster. */
+    bool ws = kHasWS && tiles128 * 2 <= sms && n_blocks >= 2;
 #ifdef FC_SM90_DEV
-    if (fc_sm90_dev_splits > 0)
+    if (fc_sm90_dev_wgsplit >= 0) ws = kHasWS && fc_sm90_dev_wgsplit;
+    else if (fc_sm90_dev_splits > 0) ws = false; /* forced cluster split / no split: as before this mode */
+#endif
+    if (ws && !fc_sm90_smem_opt_in<kDtype, kD, kBN, kHasWS>(p->device_ordinal)) ws = false;
+    const int bm = ws ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M;
+    cache.args.num_m_blocks = (p->seqlen_q + bm - 1) / bm; /* max seqlen_q in varlen */
+    const int64_t tiles = (int64_t)cache.args.num_m_blocks * p->heads_q * p->batch;
+    cache.args.num_tiles = (int)tiles;
+    const int *fit = max_clusters[p->device_ordinal];
+    int splits = ws ? 1 : fc_sm90_num_splits(tiles, n_blocks, sms, fit);
+#ifdef FC_SM90_DEV
+    if (fc_sm90_dev_splits > 0 && !ws)
         splits = fc_sm90_dev_splits <= FC_SM90_MAX_SPLITS && fit[fc_sm90_dev_splits] > 0 ? fc_sm90_dev_splits : 1;
 #endif
     if (tiles * splits > INT32_MAX) splits = 1;
@@ -235,11 +256,12 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     memset(&cfg, 0, sizeof cfg);
     cfg.gridDim = dim3((unsigned)ctas);
     cfg.blockDim = dim3(FC_SM90_THREADS);
-    cfg.dynamicSmemBytes = kSmem;
+    cfg.dynamicSmemBytes = ws ? fc_sm90_smem_bytes_ws(kD, kBN, true) : kSmem;
     cfg.stream = stream;
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)nat;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD, kBN>, a);
+    cudaError_t e = ws ? cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD, kBN, kHasWS>, a)
+                       : cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD, kBN, false>, a);
     if (e == cudaSuccess) e = cudaGetLastError();
     else (void)cudaGetLastError(); /* clear what cudaLaunchKernelEx recorded */
     if (e != cudaSuccess)

@@ -43,10 +43,12 @@ template <int kD> struct fc_sm90_smem {
     uint64_t *bar_q;       /* Q tile landed (one phase per tile) */
     uint64_t *bar_q_empty; /* both consumer warpgroups are done with the Q tile */
     uint64_t *full_k, *full_v, *empty_k, *empty_v;
+    float4 *xch; /* query-row split only: the consumers' merge area (fc_sm90_ws_xchg_bytes) */
 };
 
-template <int kD, int kBN> static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned char *raw) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
+template <int kD, int kBN, bool kWS>
+static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned char *raw) {
+    constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
     fc_sm90_smem<kD> s;
     unsigned char *base = (unsigned char *)(((uintptr_t)raw + 1023) & ~(uintptr_t)1023);
     s.q = base;
@@ -59,6 +61,7 @@ template <int kD, int kBN> static __device__ __forceinline__ fc_sm90_smem<kD> fc
     s.full_v = s.full_k + T.stages;
     s.empty_k = s.full_v + T.stages;
     s.empty_v = s.empty_k + T.stages;
+    s.xch = (float4 *)((unsigned char *)bars + 256); /* fc_sm90_smem_bytes reserves 256 for the barriers */
     return s;
 }
 
@@ -75,13 +78,14 @@ typedef struct fc_sm90_block {
                          * any row of the tile may see; empty for a split with nothing left) */
 } fc_sm90_block;
 
-/* Work item w = (slot w / num_splits, split w % num_splits). The slots of one (sequence, head) are
+/* Work item w = (slot w / num_splits, split w % num_splits); query blocks of kBM rows (128, or 64
+ * for the query-row split). The slots of one (sequence, head) are
  * consecutive, so the CTAs running at any moment share a few heads' K/V in L2 (ordering query
  * blocks outermost made ~132 heads' K/V stream at once from DRAM: 84% DRAM throughput, 0.74x).
  * Within a head: the last (heaviest under a causal mask) query block first; with chunk 2 (causal
  * pairs) slots 2j, 2j+1 are query blocks nm-1-j and j, so each pair costs about the same; a slot past
  * the last pair's end (odd nm) is empty (m0 beyond any sequence). */
-template <int kBN>
+template <int kBN, int kBM>
 static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90_args &a, int work) {
     constexpr int BN = kBN;
     const fc_fwd_params &p = a.p;
@@ -90,7 +94,7 @@ static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90
     const int bh = slot / a.num_slots, j = slot - bh * a.num_slots;
     const int nm = a.num_m_blocks;
     const int mb = a.chunk == 1 ? nm - 1 - j : (j & 1) ? j / 2 : nm - 1 - j / 2;
-    k.m0 = j < nm ? mb * FC_SM90_BLOCK_M : INT32_MAX - FC_SM90_BLOCK_M; /* empty slot: skipped */
+    k.m0 = j < nm ? mb * kBM : INT32_MAX - FC_SM90_BLOCK_M; /* empty slot: skipped */
     k.h = bh % p.heads_q;
     k.b = bh / p.heads_q;
     k.hk = k.h / p.head_group;
@@ -107,7 +111,7 @@ static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90
         k.sk = p.seqlen_k;
         k.b_coord = k.b;
     }
-    const int m_last = min(k.m0 + FC_SM90_BLOCK_M, k.sq) - 1;
+    const int m_last = min(k.m0 + kBM, k.sq) - 1;
     const int off = k.sk - k.sq;
     const int hi = p.window_right < 0 ? k.sk : min(k.sk, m_last + off + p.window_right + 1);
     const int lo = p.window_left < 0 ? 0 : max(0, k.m0 + off - p.window_left);
@@ -124,10 +128,10 @@ static __device__ __forceinline__ fc_sm90_block fc_sm90_block_info(const fc_sm90
 /* ------------------------------------------------------------------------------------------------
  * Producer: one thread.
  * ---------------------------------------------------------------------------------------------- */
-template <int kD, int kBN>
+template <int kD, int kBN, bool kWS>
 static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                         const fc_sm90_block &blk, int &q_it, int &kv_it) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
+    constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
     constexpr int BN = T.block_n;
     constexpr int kChunks = kD / FC_SM90_CHUNK;
     if (blk.nb_max <= blk.nb_min) return;
@@ -199,31 +203,41 @@ static __device__ __forceinline__ void fc_warp_arrive(uint64_t *bar) {
     if ((threadIdx.x & 31) == 0) fc_mbar_arrive(bar);
 }
 
-template <int kDtype, int kD>
+template <int kDtype, int kD, bool kWS, int kC0, int kC1, bool kLse>
 static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
                                                         const float (&o)[kD / 2], const float (&m)[2],
                                                         const float (&l)[2]);
 template <int kD, int kBN>
 static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                              float (&o)[kD / 2], float (&m)[2], float (&l)[2]);
+template <int kDtype, int kD>
+static __device__ __forceinline__ void fc_sm90_ws_merge_store(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                              const fc_sm90_block &blk, int cwg, float (&o)[kD / 2],
+                                                              float (&m)[2], float (&l)[2]);
 
 /* Ping-pong between the two consumer warpgroups: a warpgroup issues its wgmma batch only in its turn
  * and hands the turn over right after, so the tensor cores run one warpgroup's products while the
  * other one does its softmax. Both warpgroups take the same number of turns per tile (one per key
- * block + 1); consumer 1 grants consumer 0 the first turn, consumer 0 absorbs the last hand-over. */
-template <int kD> static __device__ __forceinline__ void fc_sm90_turn_begin(int cwg) {
-    if constexpr (fc_sm90_pingpong(kD)) fc_named_bar_sync(FC_SM90_BAR_PINGPONG + cwg, 2 * 128);
+ * block + 1); consumer 1 grants consumer 0 the first turn, consumer 0 absorbs the last hand-over.
+ * Not with the query-row split (kWS), where the warpgroups' block counts may differ. */
+template <int kD, bool kWS> static __device__ __forceinline__ void fc_sm90_turn_begin(int cwg) {
+    if constexpr (fc_sm90_pingpong(kD) && !kWS) fc_named_bar_sync(FC_SM90_BAR_PINGPONG + cwg, 2 * 128);
 }
-template <int kD> static __device__ __forceinline__ void fc_sm90_turn_end(int cwg) {
-    if constexpr (fc_sm90_pingpong(kD)) fc_named_bar_arrive(FC_SM90_BAR_PINGPONG + (cwg ^ 1), 2 * 128);
+template <int kD, bool kWS> static __device__ __forceinline__ void fc_sm90_turn_end(int cwg) {
+    if constexpr (fc_sm90_pingpong(kD) && !kWS) fc_named_bar_arrive(FC_SM90_BAR_PINGPONG + (cwg ^ 1), 2 * 128);
 }
 
-template <int kDtype, int kD, int kBN>
+/* One tile for one consumer warpgroup. kWS = false: this warpgroup's 64 of the tile's 128 rows, every
+ * key block. kWS = true (query-row split): the tile's 64 rows, every other key block (warpgroup c
+ * takes the c-th, (c+2)-th, ... block of the tile's visiting order, i.e. ring items kv_it + c,
+ * kv_it + c + 2, ...), then the two merge and each writes half of the head dim. */
+template <int kDtype, int kD, int kBN, bool kWS>
 static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                         const fc_sm90_block &blk, int cwg, int &q_it, int &kv_it) {
-    constexpr fc_sm90_tile T = fc_sm90_tile_of(kD, kBN);
+    constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
     constexpr int BN = T.block_n;
     constexpr int kTileBytes = BN * kD * 2;
+    constexpr int kStep = kWS ? 2 : 1; /* ring items between two blocks of this warpgroup */
     const fc_fwd_params &p = a.p;
 
     float o[kD / 2];
@@ -233,12 +247,12 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
 
     if (blk.nb_max > blk.nb_min) {
         const int t = threadIdx.x & 127;
-        const int row_w0 = blk.m0 + 64 * cwg;                  /* first row of this warpgroup */
+        const int row_w0 = blk.m0 + (kWS ? 0 : 64 * cwg);      /* first row of this warpgroup */
         const int row0 = row_w0 + 16 * (t / 32) + (t & 31) / 4;  /* this thread's row i=0 */
         const int off = blk.sk - blk.sq;
         const int wl = p.window_left, wr = p.window_right;
         const bool softcap = p.softcap > 0.f;
-        const uint32_t q_wg = fc_smem_u32(sm.q) + cwg * 64 * 128;
+        const uint32_t q_wg = fc_smem_u32(sm.q) + (kWS ? 0 : cwg * 64 * 128);
         const uint32_t k_base = fc_smem_u32(sm.k), v_base = fc_smem_u32(sm.v);
 
         /* Does key block n need the element-wise mask for any row of this warpgroup? */
@@ -255,88 +269,161 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
         ++q_it;
 
         /* First (last-in-sequence) key block: S, softmax; P V is issued with the next block's S. */
-        int n = blk.nb_max - 1;
-        int it = kv_it;
-        uint32_t P[BN / 4];
-        float alpha[2];
-        {
-            float s[BN / 2];
-            fc_mbar_wait(&sm.full_k[it % T.stages], (it / T.stages) & 1);
-            fc_sm90_turn_begin<kD>(cwg);
-            fc_reg_fence(s);
-            fc_wgmma_fence();
-            fc_sm90_issue_qk<kDtype, kD, kBN>(s, q_wg, k_base + (it % T.stages) * kTileBytes);
-            fc_wgmma_commit();
-            fc_sm90_turn_end<kD>(cwg);
-            fc_wgmma_wait<0>();
-            fc_reg_fence(s);
-            fc_warp_arrive(&sm.empty_k[it % T.stages]);
-            /* Q is read by Q K^T only: once the last one is done the producer may load the next
-             * tile's Q under this tile's last softmax, P V and epilogue. */
-            if (fc_sm90_early_q(kD) && n == blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
-            scores(s, n);
-            fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
-            fc_sm90_convert_p<kDtype, BN>(s, P);
-        }
-        for (--n; n >= blk.nb_min; --n) {
-            const int st_prev = it % T.stages;
-            const uint32_t ph_prev = (it / T.stages) & 1;
-            ++it;
-            const int st = it % T.stages;
-            const uint32_t ph = (it / T.stages) & 1;
-            float s[BN / 2];
-            fc_mbar_wait(&sm.full_k[st], ph);
-            fc_mbar_wait(&sm.full_v[st_prev], ph_prev); /* before the fence: no branch inside an issue group */
-            fc_sm90_turn_begin<kD>(cwg);
-            fc_reg_fence(s);
-            fc_reg_fence(o);
-            fc_reg_fence(P);
-            fc_wgmma_fence();
-            fc_sm90_issue_qk<kDtype, kD, kBN>(s, q_wg, k_base + st * kTileBytes);
-            fc_wgmma_commit();
-            fc_sm90_issue_pv<kDtype, kD, kBN>(o, P, v_base + st_prev * kTileBytes);
-            fc_wgmma_commit();
-            fc_sm90_turn_end<kD>(cwg);
-            fc_wgmma_wait<1>(); /* S done; P V may still run under the softmax below */
-            fc_reg_fence(s);
-            fc_warp_arrive(&sm.empty_k[st]);
-            if (fc_sm90_early_q(kD) && n == blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
-            scores(s, n);
-            fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
-            fc_wgmma_wait<0>();
-            fc_reg_fence(o);
-            fc_warp_arrive(&sm.empty_v[st_prev]);
-#pragma unroll
-            for (int c = 0; c < kD / 8; ++c) {
-                o[4 * c + 0] *= alpha[0];
-                o[4 * c + 1] *= alpha[0];
-                o[4 * c + 2] *= alpha[1];
-                o[4 * c + 3] *= alpha[1];
+        int n = blk.nb_max - 1 - (kWS ? cwg : 0);
+        int it = kv_it + (kWS ? cwg : 0);
+        if (!kWS || n >= blk.nb_min) {
+            uint32_t P[BN / 4];
+            float alpha[2];
+            {
+                float s[BN / 2];
+                fc_mbar_wait(&sm.full_k[it % T.stages], (it / T.stages) & 1);
+                fc_sm90_turn_begin<kD, kWS>(cwg);
+                fc_reg_fence(s);
+                fc_wgmma_fence();
+                fc_sm90_issue_qk<kDtype, kD, kBN>(s, q_wg, k_base + (it % T.stages) * kTileBytes);
+                fc_wgmma_commit();
+                fc_sm90_turn_end<kD, kWS>(cwg);
+                fc_wgmma_wait<0>();
+                fc_reg_fence(s);
+                fc_warp_arrive(&sm.empty_k[it % T.stages]);
+                /* Q is read by Q K^T only: once the last one is done the producer may load the next
+                 * tile's Q under this tile's last softmax, P V and epilogue. */
+                if (fc_sm90_early_q(kD) && n - kStep < blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
+                scores(s, n);
+                fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
+                fc_sm90_convert_p<kDtype, BN>(s, P);
             }
-            fc_sm90_convert_p<kDtype, BN>(s, P);
+            for (n -= kStep; n >= blk.nb_min; n -= kStep) {
+                const int st_prev = it % T.stages;
+                const uint32_t ph_prev = (it / T.stages) & 1;
+                it += kStep;
+                const int st = it % T.stages;
+                const uint32_t ph = (it / T.stages) & 1;
+                float s[BN / 2];
+                fc_mbar_wait(&sm.full_k[st], ph);
+                fc_mbar_wait(&sm.full_v[st_prev], ph_prev); /* before the fence: no branch inside an issue group */
+                fc_sm90_turn_begin<kD, kWS>(cwg);
+                fc_reg_fence(s);
+                fc_reg_fence(o);
+                fc_reg_fence(P);
+                fc_wgmma_fence();
+                fc_sm90_issue_qk<kDtype, kD, kBN>(s, q_wg, k_base + st * kTileBytes);
+                fc_wgmma_commit();
+                fc_sm90_issue_pv<kDtype, kD, kBN>(o, P, v_base + st_prev * kTileBytes);
+                fc_wgmma_commit();
+                fc_sm90_turn_end<kD, kWS>(cwg);
+                fc_wgmma_wait<1>(); /* S done; P V may still run under the softmax below */
+                fc_reg_fence(s);
+                fc_warp_arrive(&sm.empty_k[st]);
+                if (fc_sm90_early_q(kD) && n - kStep < blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
+                scores(s, n);
+                fc_sm90_online_softmax<BN>(s, m, l, alpha, a.c_log2);
+                fc_wgmma_wait<0>();
+                fc_reg_fence(o);
+                fc_warp_arrive(&sm.empty_v[st_prev]);
+    #pragma unroll
+                for (int c = 0; c < kD / 8; ++c) {
+                    o[4 * c + 0] *= alpha[0];
+                    o[4 * c + 1] *= alpha[0];
+                    o[4 * c + 2] *= alpha[1];
+                    o[4 * c + 3] *= alpha[1];
+                }
+                fc_sm90_convert_p<kDtype, BN>(s, P);
+            }
+            {
+                const int st = it % T.stages;
+                const uint32_t ph = (it / T.stages) & 1;
+                fc_mbar_wait(&sm.full_v[st], ph);
+                fc_sm90_turn_begin<kD, kWS>(cwg);
+                fc_reg_fence(o);
+                fc_reg_fence(P);
+                fc_wgmma_fence();
+                fc_sm90_issue_pv<kDtype, kD, kBN>(o, P, v_base + st * kTileBytes);
+                fc_wgmma_commit();
+                fc_sm90_turn_end<kD, kWS>(cwg);
+                fc_wgmma_wait<0>();
+                fc_reg_fence(o);
+                fc_warp_arrive(&sm.empty_v[st]);
+                if (!fc_sm90_early_q(kD)) fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
+            }
+        } else {
+            fc_warp_arrive(sm.bar_q_empty); /* query-row split, no block for this warpgroup: Q seen, released */
         }
-        {
-            const int st = it % T.stages;
-            const uint32_t ph = (it / T.stages) & 1;
-            fc_mbar_wait(&sm.full_v[st], ph);
-            fc_sm90_turn_begin<kD>(cwg);
-            fc_reg_fence(o);
-            fc_reg_fence(P);
-            fc_wgmma_fence();
-            fc_sm90_issue_pv<kDtype, kD, kBN>(o, P, v_base + st * kTileBytes);
-            fc_wgmma_commit();
-            fc_sm90_turn_end<kD>(cwg);
-            fc_wgmma_wait<0>();
-            fc_reg_fence(o);
-            fc_warp_arrive(&sm.empty_v[st]);
-            if (!fc_sm90_early_q(kD)) fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
-        }
-        kv_it = it + 1;
+        if constexpr (kWS) kv_it += blk.nb_max - blk.nb_min; /* both warpgroups step over the whole tile */
+        else kv_it = it + 1;
     }
     l[0] = fc_quad_sum(l[0]); /* full row sums (m is already the same on the 4 lanes of a row) */
     l[1] = fc_quad_sum(l[1]);
-    if (a.num_splits > 1 && !fc_sm90_split_combine<kD, kBN>(a, sm, o, m, l)) return;
-    fc_sm90_epilogue<kDtype, kD>(a, blk, cwg, o, m, l);
+    if constexpr (kWS) {
+        fc_sm90_ws_merge_store<kDtype, kD>(a, sm, blk, cwg, o, m, l);
+    } else {
+        if (a.num_splits > 1 && !fc_sm90_split_combine<kD, kBN>(a, sm, o, m, l)) return;
+        fc_sm90_epilogue<kDtype, kD, false, 0, kD / 8, true>(a, blk, cwg, o, m, l);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Query-row split merge: both consumer warpgroups hold (O unnormalised, m, l) of the same 64 rows
+ * over disjoint key blocks; thread t of each holds the same rows and columns. Each parks {m, l} and
+ * the half of its O columns the other one finishes (warpgroup 0 the first kD/2 columns, 1 the
+ * rest), then merges its own half with the other's like one more online-softmax step and writes
+ * it; warpgroup 0 writes the LSE. Two barriers of the 256 consumer threads: partials parked, and
+ * read (the area is reused by the next tile of a persistent CTA).
+ * ---------------------------------------------------------------------------------------------- */
+template <int kD, int kHalf>
+static __device__ __forceinline__ void fc_sm90_ws_park(float4 *mine, const float (&o)[kD / 2], const float (&m)[2],
+                                                       const float (&l)[2], int t) {
+    constexpr int kH = kD / 16;            /* 8-column blocks per half */
+    constexpr int kOther = (1 - kHalf) * kH; /* first block of the half the other warpgroup finishes */
+#pragma unroll
+    for (int j = 0; j < kH; ++j)
+        mine[j * 128 + t] = make_float4(o[4 * (kOther + j)], o[4 * (kOther + j) + 1], o[4 * (kOther + j) + 2],
+                                        o[4 * (kOther + j) + 3]);
+    mine[kH * 128 + t] = make_float4(m[0], m[1], l[0], l[1]);
+}
+template <int kD, int kHalf>
+static __device__ __forceinline__ void fc_sm90_ws_merge(const float4 *theirs, float (&o)[kD / 2], float (&m)[2],
+                                                        float (&l)[2], float c_log2, int t) {
+    constexpr int kH = kD / 16;
+    constexpr int kMine = kHalf * kH;
+    const float4 r = theirs[kH * 128 + t];
+    const float mo[2] = {r.x, r.y}, lo[2] = {r.z, r.w};
+    float w[2], wo[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const float mx = fmaxf(m[i], mo[i]);
+        const float mu = fc_safe_max(mx * c_log2);
+        w[i] = fc_ex2(m[i] * c_log2 - mu);
+        wo[i] = fc_ex2(mo[i] * c_log2 - mu);
+        l[i] = l[i] * w[i] + lo[i] * wo[i];
+        m[i] = mx;
+    }
+#pragma unroll
+    for (int j = 0; j < kH; ++j) {
+        const float4 v = theirs[j * 128 + t];
+        const int c = kMine + j;
+        o[4 * c + 0] = o[4 * c + 0] * w[0] + v.x * wo[0];
+        o[4 * c + 1] = o[4 * c + 1] * w[0] + v.y * wo[0];
+        o[4 * c + 2] = o[4 * c + 2] * w[1] + v.z * wo[1];
+        o[4 * c + 3] = o[4 * c + 3] * w[1] + v.w * wo[1];
+    }
+}
+template <int kDtype, int kD>
+static __device__ __forceinline__ void fc_sm90_ws_merge_store(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                              const fc_sm90_block &blk, int cwg, float (&o)[kD / 2],
+                                                              float (&m)[2], float (&l)[2]) {
+    constexpr int kArea = (kD / 16 + 1) * 128; /* float4 per warpgroup */
+    const int t = threadIdx.x & 127;
+    float4 *mine = sm.xch + cwg * kArea;
+    const float4 *theirs = sm.xch + (cwg ^ 1) * kArea;
+    if (cwg == 0) fc_sm90_ws_park<kD, 0>(mine, o, m, l, t);
+    else fc_sm90_ws_park<kD, 1>(mine, o, m, l, t);
+    fc_named_bar_sync(FC_SM90_BAR_CONSUMERS, 2 * 128);
+    if (cwg == 0) fc_sm90_ws_merge<kD, 0>(theirs, o, m, l, a.c_log2, t);
+    else fc_sm90_ws_merge<kD, 1>(theirs, o, m, l, a.c_log2, t);
+    fc_named_bar_sync(FC_SM90_BAR_CONSUMERS, 2 * 128);
+    if (cwg == 0) fc_sm90_epilogue<kDtype, kD, true, 0, kD / 16, true>(a, blk, cwg, o, m, l);
+    else fc_sm90_epilogue<kDtype, kD, true, kD / 16, kD / 8, false>(a, blk, cwg, o, m, l);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -418,16 +505,17 @@ static __device__ __forceinline__ void fc_sm90_split_producer_sync() {
 }
 
 /* ------------------------------------------------------------------------------------------------
- * Epilogue: normalise, write O (plain 4-byte stores) and LSE. l holds full row sums.
+ * Epilogue: normalise, write O's 8-column blocks [kC0, kC1) (plain 4-byte stores) and, with kLse,
+ * the LSE. l holds full row sums.
  * ---------------------------------------------------------------------------------------------- */
-template <int kDtype, int kD>
+template <int kDtype, int kD, bool kWS, int kC0, int kC1, bool kLse>
 static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
                                                         const float (&o)[kD / 2], const float (&m)[2],
                                                         const float (&l)[2]) {
     const fc_fwd_params &p = a.p;
     const int t = threadIdx.x & 127;
     const int lane = t & 31;
-    const int row0 = blk.m0 + 64 * cwg + 16 * (t / 32) + lane / 4;
+    const int row0 = blk.m0 + (kWS ? 0 : 64 * cwg) + 16 * (t / 32) + lane / 4;
     const bool varlen = p.cu_seqlens_q != nullptr;
     unsigned char *obase = (unsigned char *)p.o;
 #pragma unroll
@@ -441,12 +529,12 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
                                  (int64_t)blk.h * p.o_head_stride;
             uint32_t *optr = (uint32_t *)(obase + orow * 2);
 #pragma unroll
-            for (int c = 0; c < kD / 8; ++c) {
+            for (int c = kC0; c < kC1; ++c) {
                 const int col = 8 * c + 2 * (lane & 3);
                 if (col < p.head_dim)
                     optr[col / 2] = fc_pack2<kDtype>(o[4 * c + 2 * i] * inv, o[4 * c + 2 * i + 1] * inv);
             }
-            if (p.lse && (lane & 3) == 0) {
+            if (kLse && p.lse && (lane & 3) == 0) {
                 const float lse = lsum > 0.f ? (m[i] * a.c_log2 + __log2f(lsum)) * 0.69314718055994531f : -INFINITY;
                 const int64_t li = varlen ? (int64_t)blk.h * p.lse_head_stride + tok * p.lse_row_stride
                                           : (int64_t)blk.b * p.lse_batch_stride + (int64_t)blk.h * p.lse_head_stride +

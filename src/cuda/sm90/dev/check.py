@@ -16,6 +16,7 @@ def load(path):
     l.fcdev_set_paired.argtypes = [ctypes.c_int]
     l.fcdev_set_pdl.argtypes = [ctypes.c_int]
     l.fcdev_set_wide.argtypes = [ctypes.c_int]
+    l.fcdev_set_wgsplit.argtypes = [ctypes.c_int]
     return l
 
 
@@ -374,6 +375,102 @@ def run_ab():
         print("| %d | %s |" % (S, " | ".join("%.2f" % x for x in r)), flush=True)
 
 
+def run_ws_ab():
+    """Same-process A/B of the query-row split: A = the library's rule (query-row split where it
+    applies), B = the same library with the split off (fcdev_set_wgsplit(0): the rule before it, incl.
+    cluster split-KV). Seed shape under graph replay with FA2 and cuDNN, plus latency-bound shapes
+    the rule takes (plain timing). Order A B A B per row; 'spread' = |A1 - A2| / A."""
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+    dev = "cuda"
+
+    def ab(run_fc, graph):
+        t = []
+        for w in (-1, 0, -1, 0):
+            lib.fcdev_set_wgsplit(w)
+            t.append(bench(run_fc, graph=graph))
+        lib.fcdev_set_wgsplit(-1)
+        return (t[0] + t[2]) / 2, (t[1] + t[3]) / 2, abs(t[0] - t[2]) / ((t[0] + t[2]) / 2)
+
+    print("| seed S (f16, graph, us) | A split | B no split | A/B | FA2 | cuDNN | A/cuDNN | B/cuDNN | A spread |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for S in (256, 512, 1024):
+        q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
+        k, v = torch.randn_like(q), torch.randn_like(q)
+        o = torch.empty_like(q)
+        ta, tb, sp = ab(lambda: fc(q, k, v, o, None), True)
+        qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        res = {}
+        for nm, be in (("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            with sdpa_kernel([be]):
+                res[nm] = bench(lambda: F.scaled_dot_product_attention(qt, kt, vt), graph=True)
+        print("| %d | %.2f | %.2f | %.3f | %.2f | %.2f | %.3f | %.3f | %.1f%% |" % (
+            S, ta * 1e3, tb * 1e3, ta / tb, res["fa2"] * 1e3, res["cudnn"] * 1e3, ta / res["cudnn"],
+            tb / res["cudnn"], 100 * sp), flush=True)
+    print("| dtype B,H,S,D,causal (graph, us) | A split | B no split | A/B | cuDNN | A/cuDNN | B/cuDNN | A spread |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (B, H, S, D, c, dt) in ((1, 8, 512, 64, 1, torch.float16), (1, 8, 512, 128, 0, torch.bfloat16),
+                                (1, 8, 1024, 128, 1, torch.bfloat16), (1, 4, 2048, 64, 0, torch.bfloat16),
+                                (1, 2, 4096, 128, 0, torch.bfloat16), (2, 8, 512, 64, 0, torch.bfloat16),
+                                (1, 16, 256, 128, 0, torch.float16)):
+        q = torch.randn(B, S, H, D, device=dev, dtype=dt)
+        k, v = torch.randn_like(q), torch.randn_like(q)
+        o = torch.empty_like(q)
+        ta, tb, sp = ab(lambda: fc(q, k, v, o, None, causal=bool(c)), True)
+        qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+            cu = bench(lambda: F.scaled_dot_product_attention(qt, kt, vt, is_causal=bool(c)), graph=True)
+        print("| %s %d,%d,%d,%d,%d | %.2f | %.2f | %.3f | %.2f | %.3f | %.3f | %.1f%% |" % (
+            "bf16" if dt == torch.bfloat16 else "f16", B, H, S, D, c, ta * 1e3, tb * 1e3, ta / tb, cu * 1e3,
+            ta / cu, tb / cu, 100 * sp), flush=True)
+
+
+def run_ws_stress(replays=1500):
+    """Rare-race hunt for the query-row split (run 12's A/B hit one 'unspecified launch failure'
+    under graph replay): graphs of 20 back-to-back launches (PDL) writing 20 separate outputs, every
+    output of every replay compared with the unsplit kernel's; shapes the rule sends to the split."""
+    dev = "cuda"
+    fails = 0
+    for (B, H, S, D, c, dt) in ((2, 8, 512, 64, 0, torch.bfloat16), (1, 8, 512, 64, 0, torch.float16),
+                                (1, 8, 1024, 64, 1, torch.float16), (1, 8, 512, 128, 0, torch.bfloat16),
+                                (1, 4, 2048, 64, 0, torch.bfloat16), (1, 2, 1000, 128, 1, torch.float16)):
+        q = torch.randn(B, S, H, D, device=dev, dtype=dt)
+        k, v = torch.randn_like(q), torch.randn_like(q)
+        outs = torch.empty((20,) + tuple(q.shape), device=dev, dtype=dt)
+        ref = torch.empty_like(q)
+        lib.fcdev_set_wgsplit(0)
+        fc(q, k, v, ref, None, causal=bool(c))
+        lib.fcdev_set_wgsplit(1)
+        fc(q, k, v, outs[0], None, causal=bool(c))
+        torch.cuda.synchronize()
+        tol = 4 * (outs[0].float() - ref.float()).abs().max().item() + 1e-3
+        st = torch.cuda.Stream()
+        st.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(st):
+            for i in range(2):
+                fc(q, k, v, outs[i], None, causal=bool(c))
+        torch.cuda.current_stream().wait_stream(st)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for i in range(20):
+                fc(q, k, v, outs[i], None, causal=bool(c))
+        worst = torch.zeros((), device=dev)
+        for r in range(replays):
+            outs.fill_(float("nan"))
+            g.replay()
+            e = (outs.float() - ref.float()).abs().amax()
+            worst = torch.where(torch.isnan(e), torch.full_like(e, float("inf")), torch.maximum(worst, e))
+        torch.cuda.synchronize()
+        w = worst.item()
+        ok = w <= tol
+        fails += not ok
+        print("%s stress %s B%d H%d S%d D%d c%d: %d launches, worst err %.2e (tol %.2e)" % (
+            "ok  " if ok else "FAIL", "bf16" if dt == torch.bfloat16 else "f16", B, H, S, D, c, 20 * replays, w, tol),
+            flush=True)
+        lib.fcdev_set_wgsplit(-1)
+    print("STRESS: %d failures" % fails)
+    return fails
+
+
 def run_prof():
     """A few launches of one fa-sweep shape, for ncu."""
     q = torch.randn(8, 2048, 16, 128, device="cuda", dtype=torch.bfloat16)
@@ -392,8 +489,16 @@ if __name__ == "__main__":
     lib.fcdev_set_wide(1)  # every call on the wide-key-block instances (hdim 64/128/256 tiles)
     f += run_checks(0, tag=" wide forced")
     lib.fcdev_set_wide(-1)
+    lib.fcdev_set_wgsplit(1)  # every 64/128-tile call on the query-row split (persistent/pairs when many tiles)
+    f += run_checks(0, tag=" query-row split forced")
+    f += run_checks(1, tag=" query-row split forced")  # splits=1 also runs the seed/sweep/pairs shapes
+    lib.fcdev_set_wgsplit(-1)
     lib.fcdev_set_splits(0)
     print("CHECKS: %d failures" % f)
+    if "--ws-stress" in sys.argv:
+        f += run_ws_stress()
+    if "--ws-ab" in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
+        run_ws_ab()
     if "--ab" in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):
         run_ab()
     elif "--no-bench" not in sys.argv and (f == 0 or "--bench-anyway" in sys.argv):

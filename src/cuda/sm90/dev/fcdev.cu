@@ -27,11 +27,13 @@ int fc_sm90_dev_splits = 0;
 int fc_sm90_dev_paired = -1;
 int fc_sm90_dev_pdl = 1;
 int fc_sm90_dev_wide = -1;
+int fc_sm90_dev_wgsplit = -1;
 }
 extern "C" void fcdev_set_splits(int s) { fc_sm90_dev_splits = s; }
 extern "C" void fcdev_set_paired(int on) { fc_sm90_dev_paired = on; }
 extern "C" void fcdev_set_pdl(int on) { fc_sm90_dev_pdl = on; }
 extern "C" void fcdev_set_wide(int on) { fc_sm90_dev_wide = on; }
+extern "C" void fcdev_set_wgsplit(int on) { fc_sm90_dev_wgsplit = on; }
 
 /* strides: [q_b, q_r, q_h, k_b, k_r, k_h, v_b, v_r, v_h, o_b, o_r, o_h] in elements.
  * Returns the fc_status; *handled as from fc_sm90_forward. */

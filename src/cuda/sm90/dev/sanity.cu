@@ -10,6 +10,7 @@ extern "C" int fcdev_forward(void *q, void *k, void *v, void *o, float *lse, con
                              float softcap, float scale, const int *cu_q, const int *cu_k, long long total_q,
                              long long total_k, void *stream, int *handled);
 extern "C" void fcdev_set_splits(int s);
+extern "C" void fcdev_set_wgsplit(int on);
 
 static void *rnd(size_t n) {
     unsigned short *h = (unsigned short *)malloc(n * 2);
@@ -38,10 +39,13 @@ int main() {
     };
     int fails = 0;
     const int ncfg = sizeof cfg / sizeof cfg[0];
-    /* Each config twice: the split-KV heuristic (the small ones split over a cluster), then no split. */
-    for (int run = 0; run < 2 * ncfg; ++run) {
+    /* Each config three times: the library's rule (small ones take the query-row split or a cluster
+     * split), no split of either kind, and every call forced onto the query-row split (64/128 tiles;
+     * the large configs then run it persistent, causal ones in pairs). */
+    for (int run = 0; run < 3 * ncfg; ++run) {
         const int c = run % ncfg;
         fcdev_set_splits(run < ncfg ? 0 : 1);
+        fcdev_set_wgsplit(run < 2 * ncfg ? -1 : 1);
         int B = cfg[c].b, Sq = cfg[c].sq, Sk = cfg[c].sk, Hq = cfg[c].hq, Hk = cfg[c].hkv, D = cfg[c].d;
         void *q = rnd((size_t)B * Sq * Hq * D), *k = rnd((size_t)B * Sk * Hk * D), *v = rnd((size_t)B * Sk * Hk * D);
         void *o; float *lse;
@@ -65,7 +69,8 @@ int main() {
         int s = fcdev_forward(q, k, v, o, lse, st, batch, Sq, Sk, Hq, Hk, D, 2, cfg[c].causal, cfg[c].wl, cfg[c].wr,
                               cfg[c].cap, 0.f, cu_q, cu_k, tq, tk, NULL, &handled);
         cudaError_t e = cudaDeviceSynchronize();
-        printf("cfg %d (%s): status %d handled %d cuda %s\n", c, run < ncfg ? "auto splits" : "no split", s, handled,
+        printf("cfg %d (%s): status %d handled %d cuda %s\n", c,
+               run < ncfg ? "auto splits" : run < 2 * ncfg ? "no split" : "query-row split", s, handled,
                cudaGetErrorString(e));
         if (s || !handled || e) fails++;
         cudaFree(q); cudaFree(k); cudaFree(v); cudaFree(o); cudaFree(lse);
