@@ -41,4 +41,21 @@ const char *fc_cuda_kernel_list(void);
 #ifdef __cplusplus
 }
 #endif
+
+#if defined(__cplusplus) && defined(__CUDACC__)
+/* For the backend's CUDA sources (C++ linkage). */
+#include <cuda_runtime.h>
+
+/* Every kernel launch of the backend: cudaLaunchKernelExC(cfg, kernel, args), returning that
+ * launch's own error (an error pending from earlier calls is neither returned nor cleared). */
+cudaError_t fc_cuda_launch(const cudaLaunchConfig_t *cfg, const void *kernel, void **args);
+
+/* Clear the runtime's pending error if it is e, the error a call of ours just returned (so that a
+ * reported failure is not reported again by the caller's next cudaGetLastError). */
+void fc_cuda_clear(cudaError_t e);
+
+/* Map a CUDA error to an fc_status (FC_ERROR_NOT_SUPPORTED when the build has no kernel image for
+ * the device, else FC_ERROR_CUDA), record `what` and the error for fc_last_error(), fc_cuda_clear(e). */
+fc_status fc_cuda_status(cudaError_t e, const char *what);
+#endif
 #endif

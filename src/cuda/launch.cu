@@ -28,15 +28,27 @@
 #endif
 
 /* ---------------------------------------------------------------------------------------------
- * Errors
+ * Errors and launches. Errors are taken from the return value of the call that failed, never from
+ * the runtime's pending-error state (cudaGetLastError), which may hold an earlier, unrelated error
+ * of the caller's when the caller shares this runtime (static linking); that error is left alone.
  * ------------------------------------------------------------------------------------------- */
+void fc_cuda_clear(cudaError_t e) {
+    /* A failing call leaves its error pending; clear it once reported, unless something else is
+     * pending now. Sticky errors (a corrupted context) cannot be cleared and keep failing calls. */
+    if (e != cudaSuccess && cudaPeekAtLastError() == e) (void)cudaGetLastError();
+}
+
 fc_status fc_cuda_status(cudaError_t e, const char *what) {
     if (e == cudaSuccess) return FC_SUCCESS;
-    (void)cudaGetLastError(); /* clear a non-sticky error so later calls start clean */
+    fc_cuda_clear(e);
     if (e == cudaErrorNoKernelImageForDevice || e == cudaErrorInvalidDeviceFunction)
         return fc_set_error(FC_ERROR_NOT_SUPPORTED, "%s: %s (this build has no kernel image for the device)", what,
                             cudaGetErrorName(e));
     return fc_set_error(FC_ERROR_CUDA, "%s: %s (%s)", what, cudaGetErrorName(e), cudaGetErrorString(e));
+}
+
+cudaError_t fc_cuda_launch(const cudaLaunchConfig_t *cfg, const void *kernel, void **args) {
+    return cudaLaunchKernelExC(cfg, kernel, args);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -261,7 +273,6 @@ static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t strea
         a.o_part = (float *)p->workspace;
         a.lse_part = (float *)((char *)p->workspace + pl.o_part_bytes);
     }
-    (void)cudaGetLastError(); /* start from a clean error state so the launch check is ours */
     s = pl.fn(&a, pl.cls, p->device_ordinal, stream);
     if (s || pl.num_splits == 1) return s;
     return p->dtype == FC_T_BF16 ? fc_sm80_combine_bf16(&a, stream) : fc_sm80_combine_f16(&a, stream);
@@ -272,8 +283,9 @@ static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t strea
  * ------------------------------------------------------------------------------------------- */
 extern "C" int fc_cuda_count(void) {
     int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        (void)cudaGetLastError();
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        fc_cuda_clear(e);
         return 0;
     }
     return n;

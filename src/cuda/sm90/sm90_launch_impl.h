@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 #include "internal.h"
 #include "params.h"
+#include "cuda/cuda_backend.h"
 #include "sm90_config.h"
 #include "sm90_launch.h"
 #include "sm90_kernel.h"
@@ -239,12 +240,9 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     cfg.stream = stream;
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)nat;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD, kBN>, a);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    else (void)cudaGetLastError(); /* clear what cudaLaunchKernelEx recorded */
-    if (e != cudaSuccess)
-        return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d) launch: %s", kD, cudaGetErrorString(e));
-    return FC_SUCCESS;
+    void *args[] = {&a};
+    const cudaError_t e = fc_cuda_launch(&cfg, (const void *)fc_sm90_fwd_kernel<kDtype, kD, kBN>, args);
+    return e == cudaSuccess ? FC_SUCCESS : fc_cuda_status(e, "launching the sm90 forward kernel");
 }
 
 #define FC_SM90_DEFINE_INSTANCE(DT, NAME, D)                                        \
