@@ -47,7 +47,10 @@ const char *fc_cuda_kernel_list(void);
 #include <cuda_runtime.h>
 
 /* Every kernel launch of the backend: cudaLaunchKernelExC(cfg, kernel, args), returning that
- * launch's own error (an error pending from earlier calls is neither returned nor cleared). */
+ * launch's own error (an error pending from earlier calls is neither returned nor cleared). A
+ * launch with more than 48 KB of dynamic shared memory that is refused (the kernel's opt-in was
+ * lost to cudaDeviceReset) opts the kernel in again and is retried once; the callers' opt-in on
+ * first use stays a flag check. */
 cudaError_t fc_cuda_launch(const cudaLaunchConfig_t *cfg, const void *kernel, void **args);
 
 /* Clear the runtime's pending error if it is e, the error a call of ours just returned (so that a

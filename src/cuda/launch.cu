@@ -47,8 +47,21 @@ fc_status fc_cuda_status(cudaError_t e, const char *what) {
     return fc_set_error(FC_ERROR_CUDA, "%s: %s (%s)", what, cudaGetErrorName(e), cudaGetErrorString(e));
 }
 
+enum { FC_DEFAULT_DYNAMIC_SMEM = 48 * 1024 }; /* dynamic shared memory a kernel gets without opting in */
+
 cudaError_t fc_cuda_launch(const cudaLaunchConfig_t *cfg, const void *kernel, void **args) {
-    return cudaLaunchKernelExC(cfg, kernel, args);
+    cudaError_t e = cudaLaunchKernelExC(cfg, kernel, args);
+    if (e != cudaSuccess && cfg->dynamicSmemBytes > FC_DEFAULT_DYNAMIC_SMEM) {
+        /* The shared-memory opt-in (cudaFuncSetAttribute) lives in the device's context, and
+         * cudaDeviceReset() drops it, while the launchers remember per device that they opted in
+         * (the refusal is cudaErrorInvalidValue). So a refused launch of a kernel that needs the
+         * opt-in opts in again and retries, once; a launch that fails for another reason fails
+         * again the same way. Costs nothing while launches succeed. */
+        fc_cuda_clear(e);
+        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)cfg->dynamicSmemBytes);
+        if (e == cudaSuccess) e = cudaLaunchKernelExC(cfg, kernel, args);
+    }
+    return e;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ static fc_status fc_sm80_launch_cfg(const fc_sm80_args &a, int device, cudaStrea
     constexpr int kDefaultSmem = 48 * 1024; /* above this a kernel must opt in */
     void (*kernel)(fc_sm80_args) = fc_sm80_fwd_kernel<T, kD, kCfg>;
 
-    /* Opt in once per device. Concurrent first calls may both set the (same) attribute: harmless. */
+    /* Opt in once per device (fc_cuda_launch opts in again when a device reset dropped it).
+     * Concurrent first calls may both set the (same) attribute: harmless. */
     static volatile int opted[FC_MAX_DEVICES];
     if (kSmem > kDefaultSmem && (device >= FC_MAX_DEVICES || !opted[device])) {
         const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);

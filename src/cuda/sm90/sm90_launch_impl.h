@@ -132,7 +132,8 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
         cache.key = *p;
         cache.valid = true;
     }
-    /* The shared-memory opt-in is per device: once per (instance, device). Benign race. */
+    /* The shared-memory opt-in is per device: once per (instance, device); fc_cuda_launch opts in
+     * again when a device reset dropped it. Benign race. */
     static bool smem_set[FC_SM90_MAX_DEVICES];
     if (!smem_set[p->device_ordinal]) {
         const cudaError_t attr_err = cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD, kBN>,
