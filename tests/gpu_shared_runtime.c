@@ -160,7 +160,7 @@ int main(void)
         return 77;
     }
     const uint64_t seed = fc_t_fresh_seed();
-    printf("gpu_shared_runtime: seed %llu (reproduce with FC_TEST_SEED=%llu)\n", (unsigned long long)seed,
+    printf("test_shared_runtime: seed %llu (reproduce with FC_TEST_SEED=%llu)\n", (unsigned long long)seed,
            (unsigned long long)seed);
     run_round("first calls", seed);
     run_round("calls again", seed + 1000);
@@ -169,6 +169,6 @@ int main(void)
         return 1;
     }
     run_round("after cudaDeviceReset", seed + 2000);
-    printf("gpu_shared_runtime: %s (%d failure%s)\n", failures ? "FAIL" : "PASS", failures, failures == 1 ? "" : "s");
+    printf("test_shared_runtime: %s (%d failure%s)\n", failures ? "FAIL" : "PASS", failures, failures == 1 ? "" : "s");
     return failures ? 1 : 0;
 }
