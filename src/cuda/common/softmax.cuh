@@ -67,9 +67,15 @@ static __device__ __forceinline__ bool fc_softmax_step(float (&s)[kMT][kNT][4], 
 #pragma unroll
             for (int nt = 0; nt < kNT; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
             mx = fc_quad_max(mx);
-            const float m_scaled = (mx == -INFINITY) ? 0.0f : mx * mult;
-            corr[mt][r] = fc_exp2(row_max[mt][r] * mult - m_scaled);
-            moved |= mx != row_max[mt][r];
+            /* The scaled max is rounded once (__fmul_rn: never contracted) and corr is the exact
+             * ratio of two such values, 1 when the max did not move. With a contracted
+             * fma(old, mult, -m_scaled) an unmoved max gave 2^(rounding error of m * mult), i.e.
+             * corr = 1 +- 1 ulp, the same every tile: over 256 key tiles the row sum drifted by
+             * ~3e-5 relative (the "16k-key lse" failure, bench/NOTES.md). */
+            const float m_scaled = (mx == -INFINITY) ? 0.0f : __fmul_rn(mx, mult);
+            const bool row_moved = mx != row_max[mt][r];
+            corr[mt][r] = row_moved ? fc_exp2(__fmul_rn(row_max[mt][r], mult) - m_scaled) : 1.0f;
+            moved |= row_moved;
             row_max[mt][r] = mx;
             float sum = 0.0f;
 #pragma unroll
