@@ -105,6 +105,20 @@ def test_return_lse(inputs, dtype):
     assert_close(out, q, k, v, inputs.seed, lse=lse)
 
 
+def test_strided_lse_through_the_c_api(inputs):
+    """The C API takes an lse of any strides: a token-major [B, Sq, Hq] buffer viewed as [B, Hq, Sq]
+    (last-dim stride Hq) gets the same values as the package's own contiguous lse."""
+    from flashcore._core import forward_into, make_params
+    q, k, v = inputs.qkv(2, 19, 23, 4, 2, 32, "float32")
+    out, lse = flashcore.attention(q, k, v, causal=True, return_lse=True)
+    out2 = poisoned(out.shape, np.float32)
+    buf = poisoned((2, 19, 4), np.float32)
+    lse_view = buf.transpose(0, 2, 1)
+    forward_into(q, k, v, out2, lse_view, make_params(causal=True, scale=None, window=(-1, -1), softcap=0.0))
+    np.testing.assert_array_equal(out2, out)
+    np.testing.assert_array_equal(lse_view, lse)
+
+
 # ---- variable length -----------------------------------------------------------------------------
 
 def _varlen(inputs, lens_q, lens_k, hq=4, hkv=2, d=64, dtype="float16"):
