@@ -28,16 +28,8 @@
 #endif
 
 /* ---------------------------------------------------------------------------------------------
- * Errors and launches. Errors are taken from the return value of the call that failed, never from
- * the runtime's pending-error state (cudaGetLastError), which may hold an earlier, unrelated error
- * of the caller's when the caller shares this runtime (static linking); that error is left alone.
+ * Errors (taken from the failing call's return value: see fc_cuda_clear in cuda_backend.h)
  * ------------------------------------------------------------------------------------------- */
-void fc_cuda_clear(cudaError_t e) {
-    /* A failing call leaves its error pending; clear it once reported, unless something else is
-     * pending now. Sticky errors (a corrupted context) cannot be cleared and keep failing calls. */
-    if (e != cudaSuccess && cudaPeekAtLastError() == e) (void)cudaGetLastError();
-}
-
 fc_status fc_cuda_status(cudaError_t e, const char *what) {
     if (e == cudaSuccess) return FC_SUCCESS;
     fc_cuda_clear(e);
@@ -45,23 +37,6 @@ fc_status fc_cuda_status(cudaError_t e, const char *what) {
         return fc_set_error(FC_ERROR_NOT_SUPPORTED, "%s: %s (this build has no kernel image for the device)", what,
                             cudaGetErrorName(e));
     return fc_set_error(FC_ERROR_CUDA, "%s: %s (%s)", what, cudaGetErrorName(e), cudaGetErrorString(e));
-}
-
-enum { FC_DEFAULT_DYNAMIC_SMEM = 48 * 1024 }; /* dynamic shared memory a kernel gets without opting in */
-
-cudaError_t fc_cuda_launch(const cudaLaunchConfig_t *cfg, const void *kernel, void **args) {
-    cudaError_t e = cudaLaunchKernelExC(cfg, kernel, args);
-    if (e != cudaSuccess && cfg->dynamicSmemBytes > FC_DEFAULT_DYNAMIC_SMEM) {
-        /* The shared-memory opt-in (cudaFuncSetAttribute) lives in the device's context, and
-         * cudaDeviceReset() drops it, while the launchers remember per device that they opted in
-         * (the refusal is cudaErrorInvalidValue). So a refused launch of a kernel that needs the
-         * opt-in opts in again and retries, once; a launch that fails for another reason fails
-         * again the same way. Costs nothing while launches succeed. */
-        fc_cuda_clear(e);
-        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)cfg->dynamicSmemBytes);
-        if (e == cudaSuccess) e = cudaLaunchKernelExC(cfg, kernel, args);
-    }
-    return e;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /*
  * Host-side launch of one portable-kernel instance: picks the config of the arch class, opts into
  * dynamic shared memory above 48 KB once per kernel and device, launches (in chunks of 65535
- * sequences, the grid.z limit) through fc_cuda_launch and checks its return value. Included by the instance files only.
+ * sequences, the grid.z limit) through fc_cuda_launch and checks its return value. Included by the
+ * instance files only.
  */
 #ifndef FC_CUDA_SM80_LAUNCH_TEMPLATE_CUH
 #define FC_CUDA_SM80_LAUNCH_TEMPLATE_CUH

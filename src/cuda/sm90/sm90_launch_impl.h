@@ -243,7 +243,11 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     cfg.numAttrs = (unsigned)nat;
     void *args[] = {&a};
     const cudaError_t e = fc_cuda_launch(&cfg, (const void *)fc_sm90_fwd_kernel<kDtype, kD, kBN>, args);
-    return e == cudaSuccess ? FC_SUCCESS : fc_cuda_status(e, "launching the sm90 forward kernel");
+    if (e != cudaSuccess) {
+        fc_cuda_clear(e);
+        return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d) launch: %s", kD, cudaGetErrorString(e));
+    }
+    return FC_SUCCESS;
 }
 
 #define FC_SM90_DEFINE_INSTANCE(DT, NAME, D)                                        \
