@@ -120,7 +120,7 @@ const char *fc_build_info(void) {
 #ifdef FC_HAVE_CUDA
 static fc_status fc_cuda_result(cudaError_t e, const char *what) {
     if (e == cudaSuccess) return FC_SUCCESS;
-    cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
+    if (cudaPeekAtLastError() == e) (void)cudaGetLastError(); /* ours: clear it; leave a caller's alone */
     return fc_set_error(FC_ERROR_CUDA, "%s: %s (%s)", what, cudaGetErrorName(e), cudaGetErrorString(e));
 }
 #endif

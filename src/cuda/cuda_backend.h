@@ -41,4 +41,39 @@ const char *fc_cuda_kernel_list(void);
 #ifdef __cplusplus
 }
 #endif
+
+#if defined(__cplusplus) && defined(__CUDACC__)
+/* For the backend's CUDA sources. Header-only, so that any subset of them links on its own (the
+ * sm90 dev harness builds the sm90 instances without launch.cu). Errors are taken from the return
+ * value of the call that failed, never from the runtime's pending-error state (cudaGetLastError),
+ * which may hold an earlier, unrelated error of the caller's when the caller shares this runtime
+ * (static linking); that error is left alone. */
+#include <cuda_runtime.h>
+
+enum { FC_DEFAULT_DYNAMIC_SMEM = 48 * 1024 }; /* dynamic shared memory a kernel gets without opting in */
+
+/* Clear the runtime's pending error if it is e, the error a call of ours just returned, so that a
+ * failure reported through fc_status is not reported again by the caller's next cudaGetLastError.
+ * Sticky errors (a corrupted context) cannot be cleared and keep failing calls. */
+static inline void fc_cuda_clear(cudaError_t e) {
+    if (e != cudaSuccess && cudaPeekAtLastError() == e) (void)cudaGetLastError();
+}
+
+/* Every kernel launch of the backend: cudaLaunchKernelExC(cfg, kernel, args), returning that
+ * launch's own error (an error pending from earlier calls is neither returned nor cleared).
+ * The shared-memory opt-in (cudaFuncSetAttribute) lives in the device's context, and
+ * cudaDeviceReset() drops it while the launchers remember per device that they opted in (the
+ * refusal is cudaErrorInvalidValue). So a refused launch of a kernel that needs the opt-in opts in
+ * again and retries, once; a launch that fails for another reason fails again the same way. Costs
+ * nothing while launches succeed; the callers' opt-in on first use stays a flag check. */
+static inline cudaError_t fc_cuda_launch(const cudaLaunchConfig_t *cfg, const void *kernel, void **args) {
+    cudaError_t e = cudaLaunchKernelExC(cfg, kernel, args);
+    if (e != cudaSuccess && cfg->dynamicSmemBytes > FC_DEFAULT_DYNAMIC_SMEM) {
+        fc_cuda_clear(e);
+        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)cfg->dynamicSmemBytes);
+        if (e == cudaSuccess) e = cudaLaunchKernelExC(cfg, kernel, args);
+    }
+    return e;
+}
+#endif /* __cplusplus && __CUDACC__ */
 #endif

@@ -28,11 +28,11 @@
 #endif
 
 /* ---------------------------------------------------------------------------------------------
- * Errors
+ * Errors (taken from the failing call's return value: see fc_cuda_clear in cuda_backend.h)
  * ------------------------------------------------------------------------------------------- */
 fc_status fc_cuda_status(cudaError_t e, const char *what) {
     if (e == cudaSuccess) return FC_SUCCESS;
-    (void)cudaGetLastError(); /* clear a non-sticky error so later calls start clean */
+    fc_cuda_clear(e);
     if (e == cudaErrorNoKernelImageForDevice || e == cudaErrorInvalidDeviceFunction)
         return fc_set_error(FC_ERROR_NOT_SUPPORTED, "%s: %s (this build has no kernel image for the device)", what,
                             cudaGetErrorName(e));
@@ -261,7 +261,6 @@ static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t strea
         a.o_part = (float *)p->workspace;
         a.lse_part = (float *)((char *)p->workspace + pl.o_part_bytes);
     }
-    (void)cudaGetLastError(); /* start from a clean error state so the launch check is ours */
     s = pl.fn(&a, pl.cls, p->device_ordinal, stream);
     if (s || pl.num_splits == 1) return s;
     return p->dtype == FC_T_BF16 ? fc_sm80_combine_bf16(&a, stream) : fc_sm80_combine_f16(&a, stream);
@@ -272,8 +271,9 @@ static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t strea
  * ------------------------------------------------------------------------------------------- */
 extern "C" int fc_cuda_count(void) {
     int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        (void)cudaGetLastError();
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        fc_cuda_clear(e);
         return 0;
     }
     return n;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cuda_runtime.h>
 #include "internal.h"
+#include "cuda/cuda_backend.h"
 #include "cuda/sm90/sm90_config.h"
 #include "cuda/sm90/sm90_instances.h"
 #include "cuda/sm90/sm90_launch.h"
@@ -19,9 +20,10 @@ static int fc_sm90_device_ok(int ordinal) {
     if (ordinal < 0 || ordinal >= FC_SM90_MAX_DEVICES) return 0;
     if (!known[ordinal]) {
         int major = 0, minor = 0;
-        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, ordinal) != cudaSuccess ||
-            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, ordinal) != cudaSuccess) {
-            (void)cudaGetLastError();
+        cudaError_t e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, ordinal);
+        if (e == cudaSuccess) e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, ordinal);
+        if (e != cudaSuccess) {
+            fc_cuda_clear(e);
             return 0;
         }
         known[ordinal] = (major == 9 && minor == 0) ? 1 : 2;

@@ -1,12 +1,14 @@
 /*
  * Host-side launch of one portable-kernel instance: picks the config of the arch class, opts into
  * dynamic shared memory above 48 KB once per kernel and device, launches (in chunks of 65535
- * sequences, the grid.z limit) and checks the launch. Included by the instance files only.
+ * sequences, the grid.z limit) through fc_cuda_launch and checks its return value. Included by the
+ * instance files only.
  */
 #ifndef FC_CUDA_SM80_LAUNCH_TEMPLATE_CUH
 #define FC_CUDA_SM80_LAUNCH_TEMPLATE_CUH
 
 #include <cuda_runtime.h>
+#include "cuda/cuda_backend.h"
 #include "cuda/tile_config.h"
 #include "cuda/sm80/instances.h"
 #include "cuda/sm80/fwd_kernel.cuh"
@@ -20,7 +22,8 @@ static fc_status fc_sm80_launch_cfg(const fc_sm80_args &a, int device, cudaStrea
     constexpr int kDefaultSmem = 48 * 1024; /* above this a kernel must opt in */
     void (*kernel)(fc_sm80_args) = fc_sm80_fwd_kernel<T, kD, kCfg>;
 
-    /* Opt in once per device. Concurrent first calls may both set the (same) attribute: harmless. */
+    /* Opt in once per device (fc_cuda_launch opts in again when a device reset dropped it).
+     * Concurrent first calls may both set the (same) attribute: harmless. */
     static volatile int opted[FC_MAX_DEVICES];
     if (kSmem > kDefaultSmem && (device >= FC_MAX_DEVICES || !opted[device])) {
         const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
@@ -31,9 +34,13 @@ static fc_status fc_sm80_launch_cfg(const fc_sm80_args &a, int device, cudaStrea
     for (int64_t b0 = 0; b0 < a.p.batch; b0 += FC_GRID_Z_MAX) {
         const int64_t nb = a.p.batch - b0 < FC_GRID_Z_MAX ? a.p.batch - b0 : FC_GRID_Z_MAX;
         chunk.batch_offset = (int)b0;
-        const dim3 grid((unsigned)(a.num_m_blocks * a.num_splits), (unsigned)a.p.heads_q, (unsigned)nb);
-        kernel<<<grid, kC.warps * 32, kSmem, stream>>>(chunk);
-        const cudaError_t e = cudaGetLastError();
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3((unsigned)(a.num_m_blocks * a.num_splits), (unsigned)a.p.heads_q, (unsigned)nb);
+        cfg.blockDim = dim3(kC.warps * 32);
+        cfg.dynamicSmemBytes = kSmem;
+        cfg.stream = stream;
+        void *args[] = {&chunk};
+        const cudaError_t e = fc_cuda_launch(&cfg, (const void *)kernel, args);
         if (e != cudaSuccess) return fc_cuda_status(e, "launching the forward kernel");
     }
     return FC_SUCCESS;

@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 #include "internal.h"
 #include "params.h"
+#include "cuda/cuda_backend.h"
 #include "sm90_config.h"
 #include "sm90_launch.h"
 #include "sm90_kernel.h"
@@ -121,9 +122,11 @@ static int fc_sm90_num_splits(int64_t tiles, int64_t n_blocks, int sms, const in
 template <int kDtype, int kD, int kBN, bool kWS> static bool fc_sm90_smem_opt_in(int dev) {
     static bool smem_set[FC_SM90_MAX_DEVICES];
     if (!smem_set[dev]) {
-        if (cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD, kBN, kWS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 fc_sm90_smem_bytes_ws(kD, kBN, kWS)) != cudaSuccess) {
-            (void)cudaGetLastError(); /* cannot opt in: leave no error behind, let the portable kernel run */
+        const cudaError_t e = cudaFuncSetAttribute(fc_sm90_fwd_kernel<kDtype, kD, kBN, kWS>,
+                                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                   fc_sm90_smem_bytes_ws(kD, kBN, kWS));
+        if (e != cudaSuccess) {
+            fc_cuda_clear(e); /* cannot opt in: leave no error of ours behind, let the portable kernel run */
             return false;
         }
         smem_set[dev] = true;
@@ -148,12 +151,15 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
         cache.key = *p;
         cache.valid = true;
     }
+    /* The shared-memory opt-in is per device: once per (instance, device); fc_cuda_launch opts in
+     * again when a device reset dropped it. */
     if (!fc_sm90_smem_opt_in<kDtype, kD, kBN, false>(p->device_ordinal)) return FC_ERROR_NOT_SUPPORTED;
     static int sm_count[FC_SM90_MAX_DEVICES]; /* benign race: every writer stores the same value */
     if (!sm_count[p->device_ordinal]) {
         int n = 0;
-        if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, p->device_ordinal) != cudaSuccess || n <= 0) {
-            (void)cudaGetLastError();
+        const cudaError_t e = cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, p->device_ordinal);
+        if (e != cudaSuccess || n <= 0) {
+            fc_cuda_clear(e);
             return FC_ERROR_NOT_SUPPORTED;
         }
         sm_count[p->device_ordinal] = n;
@@ -178,8 +184,9 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
             cfg.attrs = &at;
             cfg.numAttrs = 1;
             int n = 0;
-            if (cudaOccupancyMaxActiveClusters(&n, fc_sm90_fwd_kernel<kDtype, kD, kBN, false>, &cfg) != cudaSuccess) {
-                (void)cudaGetLastError();
+            const cudaError_t e = cudaOccupancyMaxActiveClusters(&n, fc_sm90_fwd_kernel<kDtype, kD, kBN, false>, &cfg);
+            if (e != cudaSuccess) {
+                fc_cuda_clear(e);
                 n = 0;
             }
             max_clusters[p->device_ordinal][c] = n;
@@ -260,12 +267,14 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     cfg.stream = stream;
     cfg.attrs = at;
     cfg.numAttrs = (unsigned)nat;
-    cudaError_t e = ws ? cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD, kBN, kHasWS>, a)
-                       : cudaLaunchKernelEx(&cfg, fc_sm90_fwd_kernel<kDtype, kD, kBN, false>, a);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    else (void)cudaGetLastError(); /* clear what cudaLaunchKernelEx recorded */
-    if (e != cudaSuccess)
+    void *args[] = {&a};
+    const void *kernel = ws ? (const void *)fc_sm90_fwd_kernel<kDtype, kD, kBN, kHasWS>
+                            : (const void *)fc_sm90_fwd_kernel<kDtype, kD, kBN, false>;
+    const cudaError_t e = fc_cuda_launch(&cfg, kernel, args);
+    if (e != cudaSuccess) {
+        fc_cuda_clear(e);
         return fc_set_error(FC_ERROR_CUDA, "sm90 forward (hdim tile %d) launch: %s", kD, cudaGetErrorString(e));
+    }
     return FC_SUCCESS;
 }
 
