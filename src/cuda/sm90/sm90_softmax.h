@@ -78,8 +78,11 @@ static __device__ __forceinline__ void fc_sm90_online_softmax(float (&s)[kN / 2]
 #pragma unroll
         for (int c = 0; c < kN / 8; ++c) mx = fmaxf(mx, fmaxf(s[4 * c + 2 * i], s[4 * c + 2 * i + 1]));
         mx = fc_quad_max(mx);
-        const float m_use = fc_safe_max(mx * c_log2);
-        alpha[i] = fc_ex2(m[i] * c_log2 - m_use);
+        /* Both maxima rounded the same way (__fmul_rn: no contraction into an FMA), so alpha is
+         * exactly 1 when the max did not move; a contracted m*c - m_use would be 2^(+-1 ulp) on every
+         * key block, a drift of the row sum that grows with the number of blocks (sm80 fix, NOTES.md). */
+        const float m_use = fc_safe_max(__fmul_rn(mx, c_log2));
+        alpha[i] = fc_ex2(__fmul_rn(m[i], c_log2) - m_use);
         m[i] = mx;
         float sum = 0.f;
 #pragma unroll
