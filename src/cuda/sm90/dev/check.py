@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Dev-only: correctness of the sm90 kernels against a float64 reference (torch on the GPU), and
 timing against torch SDPA (FLASH = FA2, CUDNN) on the fa sweep and the seed shape.
-Usage: python3 check.py LIB [--nopp LIB2] [--no-bench] [--quick-bench] [--ab]
+Usage: python3 check.py LIB [--nopp LIB2] [--no-bench] [--quick-bench] [--ab] [--ab-only]
+(FC_AB_LONG=few: run_ab with 4 long control rows per dtype instead of 10)
 LIB2: the same sources built with -DFC_SM90_PINGPONG=0, for the same-process ping-pong A/B."""
-import ctypes, math, sys, time, random
+import ctypes, math, os, sys, time, random
 import torch
 import torch.nn.functional as F
 
@@ -331,9 +332,12 @@ def run_ab():
     print("| dtype | B,H,S,D,causal | A TF | B TF | A/B | cuDNN TF | A/cuDNN | B/cuDNN | A spread |")
     print("|---|---|---|---|---|---|---|---|---|")
     shapes = [(B, 2048 // D, S, D, c) for D in (64, 128, 256) for (B, S) in ((32, 512), (16, 1024)) for c in (0, 1)]
-    shapes += [(8, 32, 2048, 64, 0), (8, 32, 2048, 64, 1), (8, 16, 2048, 128, 0), (2, 32, 8192, 64, 0),
-               (2, 16, 8192, 128, 0), (2, 16, 8192, 128, 1), (1, 16, 16384, 128, 0), (8, 8, 2048, 256, 0), (8, 8, 2048, 256, 1),
-               (2, 8, 8192, 256, 1)]
+    if os.environ.get("FC_AB_LONG") == "few":  # a few long rows as control (the device-time-short runs)
+        shapes += [(8, 32, 2048, 64, 0), (8, 16, 2048, 128, 0), (2, 16, 8192, 128, 1), (8, 8, 2048, 256, 0)]
+    else:
+        shapes += [(8, 32, 2048, 64, 0), (8, 32, 2048, 64, 1), (8, 16, 2048, 128, 0), (2, 32, 8192, 64, 0),
+                   (2, 16, 8192, 128, 0), (2, 16, 8192, 128, 1), (1, 16, 16384, 128, 0), (8, 8, 2048, 256, 0),
+                   (8, 8, 2048, 256, 1), (2, 8, 8192, 256, 1)]
     ratios = []
     for dtype in (torch.bfloat16, torch.float16):
         for (B, H, S, D, causal) in shapes:
@@ -486,6 +490,9 @@ def run_prof():
 if __name__ == "__main__":
     if "--prof" in sys.argv:
         run_prof()
+        sys.exit(0)
+    if "--ab-only" in sys.argv:  # the A/B alone (checks run in another process, e.g. dev/oneshot.sh)
+        run_ab()
         sys.exit(0)
     f = sum(run_checks(sp) for sp in (0, 1, 3))
     lib.fcdev_set_wide(1)  # every call on the wide-key-block instances (hdim 64/128/256 tiles)
