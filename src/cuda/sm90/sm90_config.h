@@ -68,9 +68,10 @@ static constexpr __host__ __device__ bool fc_sm90_early_q(int head_dim_pad) {
 
 /* Epilogue / next-tile overlap (persistent grids, 128-row tiles): a consumer warpgroup normalises
  * and packs the finished tile's O (and its LSE) into registers, issues the next tile's first Q K^T
- * (its Q is usually resident thanks to the early Q release) and stores the finished tile under that
- * product. For the 64/128 table tiles only: 256 frees its Q late (the next Q is never resident at
- * that point), and the 128-wide and 192 tiles spill (~200 bytes) with the packed O carried next to
+ * and stores the finished tile under that product, if the next Q and first K have landed (a
+ * non-blocking test; else it stores first, under the wait for them, as without the overlap).
+ * For the 64/128 table tiles only: 256 frees its Q late (the next Q is never resident at that
+ * point), and the 128-wide and 192 tiles spill (~200 bytes) with the packed O carried next to
  * the first S; not for the query-row split either (its merge needs both warpgroups). */
 #ifndef FC_SM90_EPI_OVERLAP
 #define FC_SM90_EPI_OVERLAP 1 /* 0: epilogue before the next tile (dev A/B builds only, run 14) */

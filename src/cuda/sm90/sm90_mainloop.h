@@ -238,15 +238,27 @@ static __device__ __forceinline__ void fc_sm90_acc_reset(float (&o)[kD / 2], flo
 /* Epilogue / next-tile overlap, in two halves. fc_sm90_epi_pack, right after the tile's last P V:
  * full row sums, the normalised O packed to 16-bit pairs (half the registers of O, and no longer
  * registers a wgmma wrote: reading those with the next Q K^T in flight makes ptxas insert a wait,
- * C7517) and the LSE values. fc_sm90_epi_store, after the next tile's first Q K^T was issued: the
- * stores, predicated (ptxas serialises in-flight wgmma around a divergent path, C7518), so that a
- * tile with sq = 0 (none pending) stores nothing. Same values as fc_sm90_epilogue, except 1/l from
+ * C7517) and the LSE values. fc_sm90_epi_store, after the next tile's first Q K^T was issued (or
+ * before waiting for its Q and K when they have not landed, run 14b): the stores, predicated (ptxas
+ * serialises in-flight wgmma around a divergent path, C7518), so that a tile with sq = 0 (none
+ * pending) stores nothing. Same values as fc_sm90_epilogue, except 1/l from
  * rcp.approx (<= 1 ulp, far below the output's 8/11-bit rounding; the IEEE division has a branch). */
-static __device__ __forceinline__ void fc_st_pred_b32(void *ptr, uint32_t v, bool pred) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %2, 0;\n@p st.global.b32 [%0], %1;\n}\n" ::"l"(ptr), "r"(v),
-                 "r"((int)pred)
+/* st.global.b32 [ptr + kOff], v if pred (no branch). */
+template <int kOff> static __device__ __forceinline__ void fc_st_pred_b32(void *ptr, uint32_t v, bool pred) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %2, 0;\n@p st.global.b32 [%0+%3], %1;\n}\n" ::"l"(ptr), "r"(v),
+                 "r"((int)pred), "n"(kOff)
                  : "memory");
 }
+/* Row i of the packed O: 8-column blocks kC.. of one row, 16 bytes apart from one row address. */
+template <int kC, int kN> struct fc_sm90_st_row {
+    static __device__ __forceinline__ void run(void *row, const uint32_t *ob, int i, bool in, int col0, int hd) {
+        fc_st_pred_b32<16 * kC>(row, ob[2 * kC + i], in && 8 * kC + col0 < hd);
+        fc_sm90_st_row<kC + 1, kN>::run(row, ob, i, in, col0, hd);
+    }
+};
+template <int kN> struct fc_sm90_st_row<kN, kN> {
+    static __device__ __forceinline__ void run(void *, const uint32_t *, int, bool, int, int) {}
+};
 static __device__ __forceinline__ float fc_rcp_approx(float x) {
     float y;
     asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
@@ -280,17 +292,13 @@ static __device__ __forceinline__ void fc_sm90_epi_store(const fc_sm90_args &a, 
         const int64_t tok = (int64_t)blk.q_off + r;
         const int64_t orow = (varlen ? 0 : (int64_t)blk.b * p.o_batch_stride) + tok * p.o_row_stride +
                              (int64_t)blk.h * p.o_head_stride;
-        uint32_t *optr = (uint32_t *)(obase + orow * 2);
-#pragma unroll
-        for (int c = 0; c < kD / 8; ++c) {
-            const int col = 8 * c + 2 * (lane & 3);
-            fc_st_pred_b32(optr + col / 2, ob[2 * c + i], in && col < p.head_dim);
-        }
+        const int col0 = 2 * (lane & 3);
+        fc_sm90_st_row<0, kD / 8>::run(obase + orow * 2 + col0 * 2, ob, i, in, col0, p.head_dim);
         if (p.lse) {
             const int64_t li = varlen ? (int64_t)blk.h * p.lse_head_stride + tok * p.lse_row_stride
                                       : (int64_t)blk.b * p.lse_batch_stride + (int64_t)blk.h * p.lse_head_stride +
                                             (int64_t)r * p.lse_row_stride;
-            fc_st_pred_b32(p.lse + li, __float_as_uint(lse[i]), in && (lane & 3) == 0);
+            fc_st_pred_b32<0>(p.lse + li, __float_as_uint(lse[i]), in && (lane & 3) == 0);
         }
     }
 }
@@ -340,6 +348,16 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             if (need_mask(n)) fc_sm90_apply_mask<BN>(s, row0, n * BN, blk.sk, off, wl, wr);
         };
 
+        if constexpr (kOverlap) {
+            /* Overlap only if the next Q and first K have landed (run 14b): otherwise store the finished
+             * tile now, hidden under the wait for them (at S <= 1024 the Q is mostly still in flight,
+             * run 14a), and leave nothing pending for the store after the first Q K^T. No wgmma is in
+             * flight here, so this branch costs no wgmma serialisation. */
+            if (!(fc_mbar_test(sm.bar_q, q_it & 1) && fc_mbar_test(&sm.full_k[kv_it % T.stages], (kv_it / T.stages) & 1))) {
+                fc_sm90_epi_store<kD>(a, pend, cwg, ob, lse);
+                pend.sq = 0;
+            }
+        }
         fc_mbar_wait(sm.bar_q, q_it & 1);
         ++q_it;
 
