@@ -66,21 +66,6 @@ static constexpr __host__ __device__ bool fc_sm90_early_q(int head_dim_pad) {
     return FC_SM90_EARLY_Q_RELEASE && head_dim_pad != 256;
 }
 
-/* Epilogue / next-tile overlap (persistent grids, 128-row tiles): a consumer warpgroup normalises
- * and packs the finished tile's O (and its LSE) into registers, issues the next tile's first Q K^T
- * and stores the finished tile under that product, if the next Q and first K have landed (a
- * non-blocking test; else it stores first, under the wait for them, as without the overlap).
- * For the 64/128 table tiles only: 256 frees its Q late (the next Q is never resident at that
- * point), and the 128-wide and 192 tiles spill (~200 bytes) with the packed O carried next to
- * the first S; not for the query-row split either (its merge needs both warpgroups). */
-#ifndef FC_SM90_EPI_OVERLAP
-#define FC_SM90_EPI_OVERLAP 1 /* 0: epilogue before the next tile (dev A/B builds only, run 14) */
-#endif
-static constexpr __host__ __device__ bool fc_sm90_epi_overlap(int head_dim_pad, int block_n) {
-    return FC_SM90_EPI_OVERLAP && fc_sm90_early_q(head_dim_pad) && (head_dim_pad == 64 || head_dim_pad == 128) &&
-           block_n == fc_sm90_tile_for(head_dim_pad).block_n;
-}
-
 /* The tile of an instance: the table's, or a wider key block for the same head dim (fewer
  * per-block fixed costs: barrier waits, row max/sum shuffles, O rescale), all 0 spills:
  *  64:  192 keys, 3 stages: 16 KB Q + 3 x 2 x 24 KB = 160 KB; S 96 + P 48 + O 32 registers.

@@ -16,8 +16,6 @@
  * consumer warpgroups take turns issuing their wgmma batches (ping-pong, named barriers; not for
  * the 256 tile). Launches allow programmatic dependent launch: set-up overlaps the previous kernel.
  *
- * Persistent CTAs overlap a tile's epilogue with the next tile's first Q K^T (fc_sm90_epi_overlap).
- *
  * kWS (query-row split, for calls with few tiles): a tile is 64 query rows and the two consumer
  * warpgroups take alternate key blocks of it, merging through shared memory (sm90_mainloop.h).
  */
@@ -89,20 +87,11 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         fc_setmaxnreg_inc<FC_SM90_CONSUMER_REGS>();
         const int cwg = wg - 1;
         if (cwg == 1) fc_sm90_turn_end<kD, kWS>(cwg); /* consumer 0 takes the first turn */
-        float o[kD / 2], m[2], l[2]; /* this warpgroup's accumulators, carried over tiles (epilogue overlap) */
-        fc_sm90_acc_reset<kD>(o, m, l);
-        fc_sm90_block pend = {};     /* a finished tile whose stores are still to run (sq 0: none) */
-        uint32_t ob[kD / 4];         /* its O, normalised and packed, and its LSE */
-        float lse[2] = {0.f, 0.f};
-#pragma unroll
-        for (int k = 0; k < kD / 4; ++k) ob[k] = 0u;
         for (int w = fc_sm90_work_item(args, 0), i = 1; w < args.num_work; w = fc_sm90_work_item(args, i++)) {
             const fc_sm90_block blk = fc_sm90_block_info<kBN, kBM>(args, w);
-            if (blk.m0 < blk.sq)
-                fc_sm90_consumer<kDtype, kD, kBN, kWS>(args, sm, blk, cwg, q_it, kv_it, o, m, l, pend, ob, lse);
+            if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD, kBN, kWS>(args, sm, blk, cwg, q_it, kv_it);
         }
         if (cwg == 0) fc_sm90_turn_begin<kD, kWS>(cwg); /* absorbs consumer 1's last hand-over */
-        if constexpr (fc_sm90_epi_overlap(kD, kBN) && !kWS) fc_sm90_epi_store<kD>(args, pend, cwg, ob, lse);
     }
 }
 

@@ -227,106 +227,23 @@ template <int kD, bool kWS> static __device__ __forceinline__ void fc_sm90_turn_
     if constexpr (fc_sm90_pingpong(kD) && !kWS) fc_named_bar_arrive(FC_SM90_BAR_PINGPONG + (cwg ^ 1), 2 * 128);
 }
 
-template <int kD>
-static __device__ __forceinline__ void fc_sm90_acc_reset(float (&o)[kD / 2], float (&m)[2], float (&l)[2]) {
-#pragma unroll
-    for (int k = 0; k < kD / 2; ++k) o[k] = 0.f;
-    m[0] = m[1] = -INFINITY;
-    l[0] = l[1] = 0.f;
-}
-
-/* Epilogue / next-tile overlap, in two halves. fc_sm90_epi_pack, right after the tile's last P V:
- * full row sums, the normalised O packed to 16-bit pairs (half the registers of O, and no longer
- * registers a wgmma wrote: reading those with the next Q K^T in flight makes ptxas insert a wait,
- * C7517) and the LSE values. fc_sm90_epi_store, after the next tile's first Q K^T was issued (or
- * before waiting for its Q and K when they have not landed, run 14b): the stores, predicated (ptxas
- * serialises in-flight wgmma around a divergent path, C7518), so that a tile with sq = 0 (none
- * pending) stores nothing. Same values as fc_sm90_epilogue, except 1/l from
- * rcp.approx (<= 1 ulp, far below the output's 8/11-bit rounding; the IEEE division has a branch). */
-/* st.global.b32 [ptr + kOff], v if pred (no branch). */
-template <int kOff> static __device__ __forceinline__ void fc_st_pred_b32(void *ptr, uint32_t v, bool pred) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %2, 0;\n@p st.global.b32 [%0+%3], %1;\n}\n" ::"l"(ptr), "r"(v),
-                 "r"((int)pred), "n"(kOff)
-                 : "memory");
-}
-/* Row i of the packed O: 8-column blocks kC.. of one row, 16 bytes apart from one row address. */
-template <int kC, int kN> struct fc_sm90_st_row {
-    static __device__ __forceinline__ void run(void *row, const uint32_t *ob, int i, bool in, int col0, int hd) {
-        fc_st_pred_b32<16 * kC>(row, ob[2 * kC + i], in && 8 * kC + col0 < hd);
-        fc_sm90_st_row<kC + 1, kN>::run(row, ob, i, in, col0, hd);
-    }
-};
-template <int kN> struct fc_sm90_st_row<kN, kN> {
-    static __device__ __forceinline__ void run(void *, const uint32_t *, int, bool, int, int) {}
-};
-static __device__ __forceinline__ float fc_rcp_approx(float x) {
-    float y;
-    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-template <int kDtype, int kD>
-static __device__ __forceinline__ void fc_sm90_epi_pack(const float (&o)[kD / 2], const float (&m)[2], float (&l)[2],
-                                                        float c_log2, uint32_t (&ob)[kD / 4], float (&lse)[2]) {
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const float lsum = fc_quad_sum(l[i]);
-        const float inv = lsum > 0.f ? fc_rcp_approx(lsum) : 0.f;
-        lse[i] = lsum > 0.f ? (__fmul_rn(m[i], c_log2) + __log2f(lsum)) * 0.69314718055994531f : -INFINITY;
-#pragma unroll
-        for (int c = 0; c < kD / 8; ++c) ob[2 * c + i] = fc_pack2<kDtype>(o[4 * c + 2 * i] * inv, o[4 * c + 2 * i + 1] * inv);
-    }
-}
-template <int kD>
-static __device__ __forceinline__ void fc_sm90_epi_store(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
-                                                         const uint32_t (&ob)[kD / 4], const float (&lse)[2]) {
-    const fc_fwd_params &p = a.p;
-    const int t = threadIdx.x & 127;
-    const int lane = t & 31;
-    const int row0 = blk.m0 + 64 * cwg + 16 * (t / 32) + lane / 4;
-    const bool varlen = p.cu_seqlens_q != nullptr;
-    unsigned char *obase = (unsigned char *)p.o;
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const int r = row0 + 8 * i;
-        const bool in = r < blk.sq;
-        const int64_t tok = (int64_t)blk.q_off + r;
-        const int64_t orow = (varlen ? 0 : (int64_t)blk.b * p.o_batch_stride) + tok * p.o_row_stride +
-                             (int64_t)blk.h * p.o_head_stride;
-        const int col0 = 2 * (lane & 3);
-        fc_sm90_st_row<0, kD / 8>::run(obase + orow * 2 + col0 * 2, ob, i, in, col0, p.head_dim);
-        if (p.lse) {
-            const int64_t li = varlen ? (int64_t)blk.h * p.lse_head_stride + tok * p.lse_row_stride
-                                      : (int64_t)blk.b * p.lse_batch_stride + (int64_t)blk.h * p.lse_head_stride +
-                                            (int64_t)r * p.lse_row_stride;
-            fc_st_pred_b32<0>(p.lse + li, __float_as_uint(lse[i]), in && (lane & 3) == 0);
-        }
-    }
-}
-
 /* One tile for one consumer warpgroup. kWS = false: this warpgroup's 64 of the tile's 128 rows, every
  * key block. kWS = true (query-row split): the tile's 64 rows, every other key block (warpgroup c
  * takes the c-th, (c+2)-th, ... block of the tile's visiting order, i.e. ring items kv_it + c,
- * kv_it + c + 2, ...), then the two merge and each writes half of the head dim.
- * (o, m, l) live in the caller. With the epilogue overlap (fc_sm90_epi_overlap), the tile `pend`
- * finished earlier and (ob, lse) hold its packed result: this tile stores it after issuing its own
- * first Q K^T, and leaves itself pending in turn (the caller stores the CTA's last one). No tile
- * pending = pend.sq 0: the store (branch-free on purpose) then writes nothing. */
+ * kv_it + c + 2, ...), then the two merge and each writes half of the head dim. */
 template <int kDtype, int kD, int kBN, bool kWS>
 static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
-                                                        const fc_sm90_block &blk, int cwg, int &q_it, int &kv_it,
-                                                        float (&o)[kD / 2], float (&m)[2], float (&l)[2],
-                                                        fc_sm90_block &pend, uint32_t (&ob)[kD / 4], float (&lse)[2]) {
+                                                        const fc_sm90_block &blk, int cwg, int &q_it, int &kv_it) {
     constexpr fc_sm90_tile T = fc_sm90_kernel_tile(kD, kBN, kWS);
     constexpr int BN = T.block_n;
     constexpr int kTileBytes = BN * kD * 2;
     constexpr int kStep = kWS ? 2 : 1; /* ring items between two blocks of this warpgroup */
-    constexpr bool kOverlap = fc_sm90_epi_overlap(kD, kBN) && !kWS;
     const fc_fwd_params &p = a.p;
 
-    if (!kOverlap || blk.nb_max <= blk.nb_min) {
-        if (kOverlap) fc_sm90_epi_store<kD>(a, pend, cwg, ob, lse);
-        fc_sm90_acc_reset<kD>(o, m, l);
-    }
+    float o[kD / 2];
+#pragma unroll
+    for (int k = 0; k < kD / 2; ++k) o[k] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
 
     if (blk.nb_max > blk.nb_min) {
         const int t = threadIdx.x & 127;
@@ -348,16 +265,6 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
             if (need_mask(n)) fc_sm90_apply_mask<BN>(s, row0, n * BN, blk.sk, off, wl, wr);
         };
 
-        if constexpr (kOverlap) {
-            /* Overlap only if the next Q and first K have landed (run 14b): otherwise store the finished
-             * tile now, hidden under the wait for them (at S <= 1024 the Q is mostly still in flight,
-             * run 14a), and leave nothing pending for the store after the first Q K^T. No wgmma is in
-             * flight here, so this branch costs no wgmma serialisation. */
-            if (!(fc_mbar_test(sm.bar_q, q_it & 1) && fc_mbar_test(&sm.full_k[kv_it % T.stages], (kv_it / T.stages) & 1))) {
-                fc_sm90_epi_store<kD>(a, pend, cwg, ob, lse);
-                pend.sq = 0;
-            }
-        }
         fc_mbar_wait(sm.bar_q, q_it & 1);
         ++q_it;
 
@@ -376,10 +283,6 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
                 fc_sm90_issue_qk<kDtype, kD, kBN>(s, q_wg, k_base + (it % T.stages) * kTileBytes);
                 fc_wgmma_commit();
                 fc_sm90_turn_end<kD, kWS>(cwg);
-                if constexpr (kOverlap) { /* the previous tile's epilogue under this first Q K^T */
-                    fc_sm90_epi_store<kD>(a, pend, cwg, ob, lse); /* branch-free; no-op if none pending */
-                    fc_sm90_acc_reset<kD>(o, m, l);
-                }
                 fc_wgmma_wait<0>();
                 fc_reg_fence(s);
                 fc_warp_arrive(&sm.empty_k[it % T.stages]);
@@ -448,11 +351,6 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
         }
         if constexpr (kWS) kv_it += blk.nb_max - blk.nb_min; /* both warpgroups step over the whole tile */
         else kv_it = it + 1;
-    }
-    if (kOverlap && a.num_splits == 1) { /* written under the next tile's first Q K^T, or at the end */
-        fc_sm90_epi_pack<kDtype, kD>(o, m, l, a.c_log2, ob, lse);
-        pend = blk;
-        return;
     }
     l[0] = fc_quad_sum(l[0]); /* full row sums (m is already the same on the 4 lanes of a row) */
     l[1] = fc_quad_sum(l[1]);

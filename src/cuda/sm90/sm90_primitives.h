@@ -37,11 +37,6 @@ static __device__ __forceinline__ void fc_mbar_wait(uint64_t *bar, uint32_t pari
     }
 }
 
-/* Non-blocking: has the phase of this parity completed? (mbarrier.test_wait; try_wait may suspend) */
-static __device__ __forceinline__ bool fc_mbar_test(uint64_t *bar, uint32_t parity) {
-    return cuda::ptx::mbarrier_test_wait_parity(bar, parity);
-}
-
 /* ---------------- TMA ---------------- */
 /* Load one box of a 4-D tensor map (coords: column, row, head, batch) into shared memory. */
 static __device__ __forceinline__ void fc_tma_load_4d(void *dst, const CUtensorMap *map, int c0, int c1, int c2,
