@@ -7,6 +7,7 @@
 #          as is, B = with FC_AB_ENV (e.g. FC_TUNE_QSPLIT=0) added; two rounds in opposite order.
 #   check: test_gpu (full grid) as is and with FC_CHECK_ENV added, plus memcheck and racecheck of the
 #          quick grid with FC_CHECK_ENV, all four at once (correctness only: the GPU is shared).
+# FC_DEV_TARGETS="flashcore test_gpu" builds only those targets (default: everything).
 # FC_DEV_NO_SM90=1 leaves the Hopper (wgmma) kernel out of this build, so every call on the H100
 # runs the portable kernel; otherwise FLASHCORE_FORCE_PORTABLE=1 is set for test and bench.
 set -u
@@ -25,7 +26,7 @@ for s in $steps; do
     [ "${FC_DEV_NO_SM90:-0}" = 1 ] && rm -f src/cuda/instances/sm90_*.cu
     stamp build
     { cmake -S . -B $B -DFLASHCORE_CUDA=ON -DFLASHCORE_CUDA_ARCHS=90a-real -DFLASHCORE_BUILD_TOOLS=OFF \
-        -DCMAKE_CUDA_FLAGS=-DFC_CUDA_TUNING && cmake --build $B -j16; } > "$OUT/build.log" 2>&1 \
+        -DCMAKE_CUDA_FLAGS=-DFC_CUDA_TUNING && cmake --build $B -j16 ${FC_DEV_TARGETS:+--target $FC_DEV_TARGETS}; } > "$OUT/build.log" 2>&1 \
       || { tail -30 "$OUT/build.log"; exit 1; }
     ;;
   res)
@@ -102,9 +103,9 @@ EOF
     ( timeout ${FC_DEV_TEST_LIMIT:-170} $B/tests/test_gpu > "$OUT/test_gpu.log" 2>&1; echo "test_gpu rc=$?" >> "$OUT/test_gpu.log" ) &
     ( env ${FC_CHECK_ENV:-} timeout ${FC_DEV_TEST_LIMIT:-170} $B/tests/test_gpu > "$OUT/test_gpu_env.log" 2>&1
       echo "test_gpu (${FC_CHECK_ENV:-}) rc=$?" >> "$OUT/test_gpu_env.log" ) &
-    ( env ${FC_CHECK_ENV:-} FC_TEST_QUICK=1 timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/test_gpu \
+    ( env ${FC_CHECK_ENV:-} FC_TEST_QUICK=1 timeout ${FC_DEV_SAN_LIMIT:-90} compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/test_gpu \
         > "$OUT/memcheck.log" 2>&1; echo "memcheck (${FC_CHECK_ENV:-}) rc=$?" >> "$OUT/memcheck.log" ) &
-    ( env ${FC_CHECK_ENV:-} FC_TEST_QUICK=1 timeout 110 compute-sanitizer --tool racecheck --racecheck-report all \
+    ( env ${FC_CHECK_ENV:-} FC_TEST_QUICK=1 timeout ${FC_DEV_SAN_LIMIT:-110} compute-sanitizer --tool racecheck --racecheck-report all \
         --error-exitcode 9 $B/tests/test_gpu > "$OUT/racecheck.log" 2>&1
       echo "racecheck (${FC_CHECK_ENV:-}) rc=$?" >> "$OUT/racecheck.log" ) &
     wait

@@ -137,7 +137,8 @@ static int fc_sm80_num_splits(int64_t ctas, int64_t n_blocks, int sms) {
  * and merge in shared memory) instead of split-KV + combine, when its CTAs fit in one wave (one
  * CTA per SM: 8 warps of ~250 registers) and each group has at most 4 key blocks: the combine costs
  * ~3.5-5 us at the seed shape (bench/NOTES.md, v5), about what 3 key blocks of chain cost.
- * Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1 takes it wherever it is compiled.
+ * Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1 takes it wherever it is compiled; without
+ * either, FC_TUNE_SPLITS (the split-KV sweep) keeps it off.
  */
 static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim) {
     const int id = fc_cfg_qsplit_for(cls, hdim);
@@ -147,6 +148,7 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
 #ifdef FC_CUDA_TUNING
     const char *force = getenv("FC_TUNE_QSPLIT");
     if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
+    if (getenv("FC_TUNE_SPLITS")) return 0; /* the split-count sweep measures split-KV */
 #endif
     const int64_t ctas = (int64_t)((p->seqlen_q + c.m - 1) / c.m) * p->heads_q * p->batch;
     const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
