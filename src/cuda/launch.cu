@@ -135,12 +135,16 @@ static int fc_sm80_num_splits(int64_t ctas, int64_t n_blocks, int sms) {
 /*
  * Key-group split (fc_cfg_qsplit_for: 64-row tiles whose 4 warp groups take alternate key blocks
  * and merge in shared memory) instead of split-KV + combine, when its CTAs fit in one wave (one
- * CTA per SM: 8 warps of ~250 registers) and each group has at most 4 key blocks: the combine costs
- * ~3.5-5 us at the seed shape (bench/NOTES.md, v5), about what 3 key blocks of chain cost.
- * Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1 takes it wherever it is compiled; without
- * either, FC_TUNE_SPLITS (the split-KV sweep) keeps it off.
+ * CTA per SM: 8 warps of ~250 registers) and each group has at most 4 key blocks; with 3-4 blocks
+ * per group only where split-KV would put two CTAs on an SM as well. Why (H200, bench/NOTES.md v5):
+ * a group's key block costs ~2.4 us (two warps share each SM sub-partition: throughput, not
+ * latency, bound), the combine path ~2-5 us; with <= 2 blocks per group the split always won
+ * (0.58-0.86x the time of split-KV on 7 shapes), with 4 it won where split-KV also ran 2 CTAs per
+ * SM (0.73-0.76x) and lost where split-KV had one wave of single CTAs (1.08x, H4 S1024 D32).
+ * split_cfg: the config split-KV would run. Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1
+ * takes it wherever it is compiled; without either, FC_TUNE_SPLITS (the split-KV sweep) keeps it off.
  */
-static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim) {
+static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim, fc_tile_cfg split_cfg) {
     const int id = fc_cfg_qsplit_for(cls, hdim);
     if (id < 0) return 0;
     const fc_tile_cfg c = fc_cfg_get(id);
@@ -148,11 +152,15 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
 #ifdef FC_CUDA_TUNING
     const char *force = getenv("FC_TUNE_QSPLIT");
     if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
-    if (getenv("FC_TUNE_SPLITS")) return 0; /* the split-count sweep measures split-KV */
+    if (getenv("FC_TUNE_SPLITS")) return 0;
 #endif
     const int64_t ctas = (int64_t)((p->seqlen_q + c.m - 1) / c.m) * p->heads_q * p->batch;
     const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
-    return ctas <= d->sms && n_blocks >= 2 && n_blocks <= 4 * (int64_t)c.groups;
+    if (ctas > d->sms || n_blocks < 2 || n_blocks > 4 * (int64_t)c.groups) return 0;
+    if (n_blocks <= 2 * (int64_t)c.groups) return 1;
+    const int64_t main_ctas = (int64_t)((p->seqlen_q + split_cfg.m - 1) / split_cfg.m) * p->heads_q * p->batch;
+    const int64_t main_blocks = ((int64_t)p->seqlen_k + split_cfg.n - 1) / split_cfg.n;
+    return main_ctas * fc_sm80_num_splits(main_ctas, main_blocks, d->sms) > d->sms;
 }
 
 /* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
@@ -187,7 +195,7 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     const char *tune = getenv("FC_TUNE_CFG");
     if (tune && pl->cls == FC_CLS_SM90 && atoi(tune) >= 0 && atoi(tune) < FC_CFG_COUNT) cfg = atoi(tune);
 #endif
-    if (cfg == fc_cfg_for(pl->cls, pl->hdim) && fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim)) {
+    if (cfg == fc_cfg_for(pl->cls, pl->hdim) && fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) {
         pl->qsplit = 1;
         cfg = fc_cfg_qsplit_for(pl->cls, pl->hdim);
     }
