@@ -2,6 +2,9 @@
  * The portable forward kernel (mma.sync m16n8k16, fp32 accumulation; sm_80, sm_86, sm_89, sm_90).
  *
  * One CTA computes kM query rows of one (sequence, head), or under split-KV one key range of them.
+ * With key groups (config 11, small grids) the CTA's warps form groups that each run the whole
+ * kernel below on every groups-th key block of the same rows, then merge in shared memory
+ * (fc_merge_groups).
  * Each warp owns kM / kWarps consecutive rows end to end: S = Q K^T, masking, the online softmax
  * and O += P V all stay in its registers. K and V stream through kStages shared buffers with
  * cp.async; the steps walk the key blocks from last to first, so that the tiles crossing the causal
