@@ -105,6 +105,7 @@ typedef struct fc_sm80_plan {
     fc_sm80_fwd_fn fn;
     int num_m_blocks;
     int num_splits;
+    int qsplit;          /* 1: the key-group split config (tile_config.h), never with split-KV */
     size_t o_part_bytes; /* workspace layout under split-KV: o partials, then lse partials */
     size_t ws_bytes;
 } fc_sm80_plan;
@@ -129,6 +130,37 @@ static int fc_sm80_num_splits(int64_t ctas, int64_t n_blocks, int sms) {
     if (force && atoi(force) >= 1) s = atoi(force) > FC_MAX_SPLITS ? FC_MAX_SPLITS : atoi(force);
 #endif
     return s >= 2 ? (int)s : 1;
+}
+
+/*
+ * Key-group split (fc_cfg_qsplit_for: 64-row tiles whose 4 warp groups take alternate key blocks
+ * and merge in shared memory) instead of split-KV + combine, when its CTAs fit in one wave (one
+ * CTA per SM: 8 warps of ~250 registers) and each group has at most 4 key blocks; with 3-4 blocks
+ * per group only where split-KV would put two CTAs on an SM as well. Why (H200, bench/NOTES.md v5):
+ * a group's key block costs ~2.4 us (two warps share each SM sub-partition: throughput, not
+ * latency, bound), the combine path ~2-5 us; with <= 2 blocks per group the split always won
+ * (0.58-0.86x the time of split-KV on 7 shapes), with 4 it won where split-KV also ran 2 CTAs per
+ * SM (0.73-0.76x) and lost where split-KV had one wave of single CTAs (1.08x, H4 S1024 D32).
+ * split_cfg: the config split-KV would run. Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1
+ * takes it wherever it is compiled; without either, FC_TUNE_SPLITS (the split-KV sweep) keeps it off.
+ */
+static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim, fc_tile_cfg split_cfg) {
+    const int id = fc_cfg_qsplit_for(cls, hdim);
+    if (id < 0) return 0;
+    const fc_tile_cfg c = fc_cfg_get(id);
+    if (fc_cfg_smem_launch(c, hdim) > d->smem_optin) return 0;
+#ifdef FC_CUDA_TUNING
+    const char *force = getenv("FC_TUNE_QSPLIT");
+    if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
+    if (getenv("FC_TUNE_SPLITS")) return 0;
+#endif
+    const int64_t ctas = (int64_t)((p->seqlen_q + c.m - 1) / c.m) * p->heads_q * p->batch;
+    const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
+    if (ctas > d->sms || n_blocks < 2 || n_blocks > 4 * (int64_t)c.groups) return 0;
+    if (n_blocks <= 2 * (int64_t)c.groups) return 1;
+    const int64_t main_ctas = (int64_t)((p->seqlen_q + split_cfg.m - 1) / split_cfg.m) * p->heads_q * p->batch;
+    const int64_t main_blocks = ((int64_t)p->seqlen_k + split_cfg.n - 1) / split_cfg.n;
+    return main_ctas * fc_sm80_num_splits(main_ctas, main_blocks, d->sms) > d->sms;
 }
 
 /* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
@@ -163,6 +195,10 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     const char *tune = getenv("FC_TUNE_CFG");
     if (tune && pl->cls == FC_CLS_SM90 && atoi(tune) >= 0 && atoi(tune) < FC_CFG_COUNT) cfg = atoi(tune);
 #endif
+    if (cfg == fc_cfg_for(pl->cls, pl->hdim) && fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) {
+        pl->qsplit = 1;
+        cfg = fc_cfg_qsplit_for(pl->cls, pl->hdim);
+    }
     const fc_tile_cfg c = fc_cfg_get(cfg);
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)
         return fc_set_error(FC_ERROR_INTERNAL, "tile config needs %d bytes of shared memory, the device allows %d",
@@ -170,7 +206,7 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     pl->num_m_blocks = (p->seqlen_q + c.m - 1) / c.m;
     const int64_t ctas = (int64_t)pl->num_m_blocks * p->heads_q * p->batch;
     const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
-    pl->num_splits = fc_sm80_num_splits(ctas, n_blocks, d->sms);
+    pl->num_splits = pl->qsplit ? 1 : fc_sm80_num_splits(ctas, n_blocks, d->sms);
     if (pl->num_splits > 1) {
         const int64_t rows = (int64_t)pl->num_splits * p->heads_q * p->total_q;
         pl->o_part_bytes = ((size_t)rows * p->head_dim * sizeof(float) + FC_WS_ALIGN - 1) / FC_WS_ALIGN * FC_WS_ALIGN;
@@ -257,6 +293,7 @@ static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t strea
     a.window_right = fc_clamp_window(p->window_right, reach);
     a.num_m_blocks = pl.num_m_blocks;
     a.num_splits = pl.num_splits;
+    a.qsplit = pl.qsplit;
     if (pl.num_splits > 1) {
         a.o_part = (float *)p->workspace;
         a.lse_part = (float *)((char *)p->workspace + pl.o_part_bytes);

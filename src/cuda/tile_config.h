@@ -48,11 +48,13 @@ typedef struct fc_tile_cfg {
     int q_regs;   /* Q fragments kept in registers */
     int pipe;     /* 1: pipelined mainloop (needs stages >= 2); 0: two-phase */
     int min_ctas; /* __launch_bounds__ min blocks per SM (register budget 65536/(32*warps*min_ctas)) */
+    int groups;   /* key groups: warps/groups warps own the m rows; group g takes key blocks g, g+groups, ...
+                     with its own Q copy and K/V buffers, and the groups merge through shared memory */
 } fc_tile_cfg;
 
 /* Distinct configurations. The kernel template is instantiated per config id, so two classes that
- * share a config share one compiled kernel. Ids >= FC_CFG_PRODUCTION are compiled only in tuning
- * builds (-DFC_CUDA_TUNING), to compare tiles on a device in one run. */
+ * share a config share one compiled kernel. Ids in [FC_CFG_PRODUCTION, FC_CFG_TUNING_END) are
+ * compiled only in tuning builds (-DFC_CUDA_TUNING), to compare tiles on a device in one run. */
 enum {
     FC_CFG_M128_N64_W4_S2_QR = 0, /* hd 64 everywhere (48 KB) */
     FC_CFG_M128_N64_W4_S1 = 1,    /* hd 96 everywhere (48 KB), hd 128 on sm_80 (64 KB: 2 CTAs/SM) */
@@ -67,22 +69,34 @@ enum {
     FC_CFG_P_M128_N32_W4_S3 = 8,    /* hd 128, pipelined, loads two steps ahead (80 KB) */
     FC_CFG_P_M128_N128_W8_S2 = 9,   /* hd 64/128, pipelined, 16 rows per warp */
     FC_CFG_M128_N64_W4_S3_QR = 10,  /* hd 64, two-phase, three buffers (64 KB) */
-    FC_CFG_COUNT = 11
+    FC_CFG_TUNING_END = 11,
+    /* production again: the key-group split for small grids (fc_cfg_qsplit_for) */
+    FC_CFG_Q_M64_N64_W8_G4_S2_QR = 11, /* hd 64 on sm_90: 64 rows, 4 groups x 2 warps (160.5 KB) */
+    FC_CFG_COUNT = 12
 };
 
 static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int id) {
-    /*                    m    n  warps stages qregs pipe min_ctas */
-    return id == FC_CFG_M128_N64_W4_S2_QR   ? fc_tile_cfg{128, 64, 4, 2, 1, 0, 2}
-         : id == FC_CFG_M128_N64_W4_S1      ? fc_tile_cfg{128, 64, 4, 1, 0, 0, 2}
-         : id == FC_CFG_M128_N64_W4_S2      ? fc_tile_cfg{128, 64, 4, 2, 0, 0, 2}
-         : id == FC_CFG_M128_N32_W4_S1      ? fc_tile_cfg{128, 32, 4, 1, 0, 0, 2}
-         : id == FC_CFG_P_M128_N64_W8_S2    ? fc_tile_cfg{128, 64, 8, 2, 0, 1, 1}
-         : id == FC_CFG_P_M128_N32_W8_S2    ? fc_tile_cfg{128, 32, 8, 2, 0, 1, 1}
-         : id == FC_CFG_P_M64_N32_W4_S2     ? fc_tile_cfg{64, 32, 4, 2, 0, 1, 1}
-         : id == FC_CFG_P_M128_N64_W4_S3_QR ? fc_tile_cfg{128, 64, 4, 3, 1, 1, 2}
-         : id == FC_CFG_P_M128_N32_W4_S3    ? fc_tile_cfg{128, 32, 4, 3, 0, 1, 2}
-         : id == FC_CFG_P_M128_N128_W8_S2   ? fc_tile_cfg{128, 128, 8, 2, 0, 1, 1}
-         :                                    fc_tile_cfg{128, 64, 4, 3, 1, 0, 2};
+    /*                    m    n  warps stages qregs pipe min_ctas groups */
+    return id == FC_CFG_M128_N64_W4_S2_QR   ? fc_tile_cfg{128, 64, 4, 2, 1, 0, 2, 1}
+         : id == FC_CFG_M128_N64_W4_S1      ? fc_tile_cfg{128, 64, 4, 1, 0, 0, 2, 1}
+         : id == FC_CFG_M128_N64_W4_S2      ? fc_tile_cfg{128, 64, 4, 2, 0, 0, 2, 1}
+         : id == FC_CFG_M128_N32_W4_S1      ? fc_tile_cfg{128, 32, 4, 1, 0, 0, 2, 1}
+         : id == FC_CFG_P_M128_N64_W8_S2    ? fc_tile_cfg{128, 64, 8, 2, 0, 1, 1, 1}
+         : id == FC_CFG_P_M128_N32_W8_S2    ? fc_tile_cfg{128, 32, 8, 2, 0, 1, 1, 1}
+         : id == FC_CFG_P_M64_N32_W4_S2     ? fc_tile_cfg{64, 32, 4, 2, 0, 1, 1, 1}
+         : id == FC_CFG_P_M128_N64_W4_S3_QR ? fc_tile_cfg{128, 64, 4, 3, 1, 1, 2, 1}
+         : id == FC_CFG_P_M128_N32_W4_S3    ? fc_tile_cfg{128, 32, 4, 3, 0, 1, 2, 1}
+         : id == FC_CFG_P_M128_N128_W8_S2   ? fc_tile_cfg{128, 128, 8, 2, 0, 1, 1, 1}
+         : id == FC_CFG_M128_N64_W4_S3_QR   ? fc_tile_cfg{128, 64, 4, 3, 1, 0, 2, 1}
+         :                                    fc_tile_cfg{64, 64, 8, 2, 1, 0, 1, 4};
+}
+
+/* The key-group split's config for (arch class, compiled head dim), -1 where there is none. The
+ * launch plan (launch.cu) takes it instead of split-KV when its CTAs fit in one wave and the key
+ * range is short (bench/NOTES.md, v5). sm_90 only: measured there; on sm_80 (163 KB) it would fit
+ * but is unmeasured, on sm_86/89 (99 KB) it does not fit. */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_qsplit_for(int cls, int hdim) {
+    return cls == FC_CLS_SM90 && hdim <= 64 ? FC_CFG_Q_M64_N64_W8_G4_S2_QR : -1;
 }
 
 /* The tile table: config id for (arch class, compiled head dim). */
@@ -98,28 +112,39 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_for(int cls, int
                                              : FC_CFG_P_M64_N32_W4_S2);
 }
 
-/* Shared memory of the tiles of a config at head dim hdim: Q tile + stages x (K + V) tiles. */
+/* Shared memory of the tiles of one key group of a config at head dim hdim: Q tile + stages x
+ * (K + V) tiles. */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem(fc_tile_cfg c, int hdim) {
     return (c.m + 2 * c.stages * c.n) * hdim * 2;
 }
-/* Dynamic shared memory a launch asks for: the tiles plus a 16-byte slot for the K/V base
- * pointers (see fc_loop_ctx in sm80/mainloop.cuh). */
+/* A key group's share of the dynamic shared memory: its tiles plus a 16-byte slot for the K/V base
+ * pointers (see fc_loop_ctx in sm80/mainloop.cuh); with several groups, rounded up to 128 bytes so
+ * that every group's tiles start on the same bank alignment. */
 enum { FC_SMEM_SLOT_BYTES = 16 };
-static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem_launch(fc_tile_cfg c, int hdim) {
-    return fc_cfg_smem(c, hdim) + FC_SMEM_SLOT_BYTES;
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_group_bytes(fc_tile_cfg c, int hdim) {
+    return c.groups == 1 ? fc_cfg_smem(c, hdim) + FC_SMEM_SLOT_BYTES
+                         : (fc_cfg_smem(c, hdim) + FC_SMEM_SLOT_BYTES + 127) / 128 * 128;
 }
+/* Dynamic shared memory a launch asks for. */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem_launch(fc_tile_cfg c, int hdim) {
+    return c.groups * fc_cfg_group_bytes(c, hdim);
+}
+
+/* Warps and threads of one key group (all of the CTA's warps when groups = 1). */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_group_warps(fc_tile_cfg c) { return c.warps / c.groups; }
 
 /* Output accumulator registers per thread of a config at head dim hdim (tuning builds skip
  * alternatives above 128: they cannot be spill-free). */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_o_regs(fc_tile_cfg c, int hdim) {
-    return (c.m / c.warps / 16) * (hdim / 8) * 4;
+    return (c.m / fc_cfg_group_warps(c) / 16) * (hdim / 8) * 4;
 }
 
-/* The tile loader (common/smem.cuh) gives each thread rows kStep apart, kStep = threads / chunks
- * per swizzle group (8, or 4 when the row has 4 mod 8 chunks); tiles must hold whole multiples. */
+/* The tile loader (common/smem.cuh) gives each thread of a key group rows kStep apart, kStep =
+ * group threads / chunks per swizzle group (8, or 4 when the row has 4 mod 8 chunks); tiles must
+ * hold whole multiples. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_loadable(fc_tile_cfg c, int hdim) {
-    return c.n % (c.warps * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4)) == 0 &&
-           c.m % (c.warps * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4)) == 0;
+    return c.n % (fc_cfg_group_warps(c) * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4)) == 0 &&
+           c.m % (fc_cfg_group_warps(c) * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4)) == 0;
 }
 
 /* Arch class of a compute capability (major*10+minor); -1 when no portable kernel serves it
@@ -137,11 +162,12 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id, int hdim, int sm) {
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
-        return fc_cfg_for(FC_CLS_SM90, hdim) == id ||
-               (id >= FC_CFG_PRODUCTION && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
+        return fc_cfg_for(FC_CLS_SM90, hdim) == id || fc_cfg_qsplit_for(FC_CLS_SM90, hdim) == id ||
+               (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
                 fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
-    return fc_arch_class(sm) >= 0 && fc_cfg_for(fc_arch_class(sm), hdim) == id;
+    return fc_arch_class(sm) >= 0 &&
+           (fc_cfg_for(fc_arch_class(sm), hdim) == id || fc_cfg_qsplit_for(fc_arch_class(sm), hdim) == id);
 }
 
 #endif

@@ -2,6 +2,9 @@
  * The portable forward kernel (mma.sync m16n8k16, fp32 accumulation; sm_80, sm_86, sm_89, sm_90).
  *
  * One CTA computes kM query rows of one (sequence, head), or under split-KV one key range of them.
+ * With key groups (config 11, small grids) the CTA's warps form groups that each run the whole
+ * kernel below on every groups-th key block of the same rows, then merge in shared memory
+ * (fc_merge_groups).
  * Each warp owns kM / kWarps consecutive rows end to end: S = Q K^T, masking, the online softmax
  * and O += P V all stay in its registers. K and V stream through kStages shared buffers with
  * cp.async; the steps walk the key blocks from last to first, so that the tiles crossing the causal
@@ -32,22 +35,105 @@
 #include "cuda/sm80/mainloop.cuh"
 #include "cuda/sm80/epilogue.cuh"
 
+/*
+ * Key-group split: the groups ran the same rows over disjoint key blocks, each with its own running
+ * (max, sum, O). Groups 1.. park theirs in their own Q and K buffers (dead once every warp of the
+ * group passed its last V barrier: Q sits in registers or was last read before it, K was last
+ * read before it), one float per thread per slot so that the layout is the fragment layout and
+ * conflict-free; after a CTA barrier group 0 folds them into its registers like one online-softmax
+ * step (factors exp2 of differences of equally rounded scaled maxima, exactly 1 for the group
+ * holding the max: softmax.cuh). Returns true in group 0, which goes on to the epilogue.
+ */
+template <int kCfg, int kD, int kMT, int kDT>
+static __device__ __forceinline__ bool fc_merge_groups(unsigned char *smem, float mult, float (&o)[kMT][kDT][4],
+                                                       float (&row_max)[kMT][2], float (&row_sum)[kMT][2],
+                                                       float (&row_comp)[kMT][2]) {
+    constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
+    constexpr int kG = kC.groups, kThreads = fc_cfg_group_warps(kC) * 32;
+    constexpr int kSlots = kMT * kDT * 4 + 3 * kMT * 2; /* o, then max, sum, compensation per row */
+    static_assert(kSlots * kThreads * 4 <= (kC.m + kC.stages * kC.n) * kD * 2, "parked state fits in Q + K");
+    /* thread index re-read (not kept live across the mainloop, like fc_ctaid) */
+    unsigned x;
+    asm volatile("mov.u32 %0, %%tid.x;\n" : "=r"(x));
+    const int grp = (int)x / kThreads, tid = (int)x % kThreads;
+    if (grp != 0) {
+        float *park = reinterpret_cast<float *>(smem + grp * fc_cfg_group_bytes(kC, kD)) + tid;
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+            for (int dt = 0; dt < kDT; ++dt)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) park[((mt * kDT + dt) * 4 + i) * kThreads] = o[mt][dt][i];
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                const int j = kMT * kDT * 4 + (mt * 2 + r) * 3;
+                park[j * kThreads] = row_max[mt][r];
+                park[(j + 1) * kThreads] = row_sum[mt][r];
+                park[(j + 2) * kThreads] = row_comp[mt][r];
+            }
+    }
+    __syncthreads();
+    if (grp != 0) return false;
+#pragma unroll
+    for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const int j = kMT * kDT * 4 + (mt * 2 + r) * 3;
+            float mx = row_max[mt][r];
+#pragma unroll
+            for (int g = 1; g < kG; ++g)
+                mx = fmaxf(mx, reinterpret_cast<const float *>(smem + g * fc_cfg_group_bytes(kC, kD))[j * kThreads + tid]);
+            const float m_scaled = (mx == -INFINITY) ? 0.0f : __fmul_rn(mx, mult);
+            float f = row_max[mt][r] == mx ? 1.0f : fc_exp2(__fmul_rn(row_max[mt][r], mult) - m_scaled);
+            float l = (row_sum[mt][r] - row_comp[mt][r]) * f;
+#pragma unroll
+            for (int dt = 0; dt < kDT; ++dt) {
+                o[mt][dt][2 * r] *= f;
+                o[mt][dt][2 * r + 1] *= f;
+            }
+#pragma unroll
+            for (int g = 1; g < kG; ++g) {
+                const float *park = reinterpret_cast<const float *>(smem + g * fc_cfg_group_bytes(kC, kD)) + tid;
+                const float gm = park[j * kThreads];
+                f = gm == mx ? 1.0f : fc_exp2(__fmul_rn(gm, mult) - m_scaled);
+                l += (park[(j + 1) * kThreads] - park[(j + 2) * kThreads]) * f;
+#pragma unroll
+                for (int dt = 0; dt < kDT; ++dt) {
+                    o[mt][dt][2 * r] += f * park[((mt * kDT + dt) * 4 + 2 * r) * kThreads];
+                    o[mt][dt][2 * r + 1] += f * park[((mt * kDT + dt) * 4 + 2 * r + 1) * kThreads];
+                }
+            }
+            row_max[mt][r] = mx;
+            row_sum[mt][r] = l;
+            row_comp[mt][r] = 0.0f;
+        }
+    return true;
+}
+
 template <typename T, int kD, int kCfg>
 static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
-    constexpr int kM = kC.m, kN = kC.n, kWarps = kC.warps;
-    constexpr int kThreads = kWarps * 32;
-    constexpr int kWarpRows = kM / kWarps;
+    constexpr int kM = kC.m, kN = kC.n, kG = kC.groups;
+    constexpr int kGroupWarps = fc_cfg_group_warps(kC);
+    constexpr int kThreads = kGroupWarps * 32; /* of one key group (the CTA when kG = 1) */
+    constexpr int kWarpRows = kM / kGroupWarps;
     constexpr int kMT = kWarpRows / 16; /* m16 tiles per warp */
     constexpr int kDT = kD / 8;         /* n8 tiles of O */
     constexpr int kChunks = kD / 8;     /* 16-byte chunks per row */
     static_assert(kWarpRows % 16 == 0 && kN % 16 == 0 && kD % 16 == 0, "tile shape");
+    static_assert(kG * kGroupWarps == kC.warps, "key groups of whole warps");
 
     const fc_fwd_params &p = a.p;
     extern __shared__ __align__(128) unsigned char fc_smem[];
-    const uint32_t sQ = fc_smem_u32(fc_smem);
 
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    /* Key group (0 when the config has one): its own Q copy, K/V buffers and pointer slot. */
+    const int grp = kG == 1 ? 0 : (int)threadIdx.x / kThreads;
+    unsigned char *gsmem = fc_smem + grp * fc_cfg_group_bytes(kC, kD);
+    const uint32_t sQ = fc_smem_u32(gsmem);
+    const int tid = kG == 1 ? (int)threadIdx.x : (int)threadIdx.x - grp * kThreads; /* in the group */
+    const int warp = tid >> 5, lane = tid & 31;
 
     /* ---- this sequence ---- */
     fc_seq q;
@@ -71,7 +157,11 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
         nb_hi = min(nb_hi, lo + per);
         nb_lo = min(lo, nb_hi);
     }
-    const int n_tiles = nb_hi - nb_lo;
+    int n_tiles = nb_hi - nb_lo;
+    if (kG > 1) { /* group g: blocks nb_hi-1-g, nb_hi-1-g-kG, ... down to nb_lo */
+        n_tiles = n_tiles > grp ? (n_tiles - grp + kG - 1) / kG : 0;
+        nb_hi -= grp;
+    }
 
     fc_tile_loader<kChunks, kThreads> ld;
     ld.init(tid);
@@ -95,7 +185,7 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     if (n_tiles > 0) {
         /* 16 bytes after the tiles (fc_cfg_smem_launch reserves them): written before the first
          * barrier of the mainloop, read after it. */
-        const T **kv_smem = reinterpret_cast<const T **>(fc_smem + fc_cfg_smem(kC, kD));
+        const T **kv_smem = reinterpret_cast<const T **>(gsmem + fc_cfg_smem(kC, kD));
         if (tid == 0) {
             kv_smem[0] = kg;
             kv_smem[1] = vg;
@@ -123,12 +213,17 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
             fc_mainloop_two_phase<T, kD, kCfg>(a, c, ld, la, sQ, o, row_max, row_sum, row_comp);
     }
 
+    /* ---- key groups: merge into group 0, which runs the epilogue ---- */
+    if constexpr (kG > 1) {
+        if (!fc_merge_groups<kCfg, kD>(fc_smem, a.exp_mult, o, row_max, row_sum, row_comp)) return;
+    }
+
     /* ---- epilogue (coordinates recomputed: see common/seqlen.cuh) ---- */
     float lse[kMT][2];
     fc_finalize_rows(o, row_max, row_sum, row_comp, a.exp_mult, lse);
     fc_seq e;
     fc_seq_init(a, kM, e);
-    const int wrow0 = (threadIdx.x >> 5) * kWarpRows;
+    const int wrow0 = (threadIdx.x >> 5) * kWarpRows; /* with key groups, only group 0 (threads 0..) is here */
     const int wrows = min(kM, e.sq - e.m0) - wrow0; /* may be <= 0: the warp's rows are past the sequence */
     if (a.num_splits > 1) {
         const int64_t prow = ((int64_t)e.split * p.heads_q + e.h) * p.total_q + e.part_row + wrow0;

@@ -62,12 +62,28 @@ static fc_status fc_sm80_launch_tuned(const fc_sm80_args &a, int id, int device,
 }
 #endif
 
+/* The key-group split config (kCfg = fc_cfg_qsplit_for(...), -1 where the class has none: the plan
+ * never asks for it then). */
+template <typename T, int kD, int kCfg>
+static fc_status fc_sm80_launch_qsplit(const fc_sm80_args &a, int device, cudaStream_t stream) {
+    if constexpr (kCfg >= 0) return fc_sm80_launch_cfg<T, kD, kCfg>(a, device, stream);
+    else return fc_cuda_status(cudaErrorInvalidValue, "no key-group split config for this arch class and head dim");
+}
+
 template <typename T, int kD>
 static fc_status fc_sm80_launch(const fc_sm80_args &a, int cls, int device, cudaStream_t stream) {
 #ifdef FC_CUDA_TUNING
     const char *tune = getenv("FC_TUNE_CFG");
     if (tune && cls == FC_CLS_SM90 && atoi(tune) >= 0) return fc_sm80_launch_tuned<T, kD, 0>(a, atoi(tune), device, stream);
 #endif
+    if (a.qsplit) {
+        switch (cls) {
+        case FC_CLS_SM80: return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_for(FC_CLS_SM80, kD)>(a, device, stream);
+        case FC_CLS_SM8X: return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_for(FC_CLS_SM8X, kD)>(a, device, stream);
+        case FC_CLS_SM90: return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_for(FC_CLS_SM90, kD)>(a, device, stream);
+        default: break;
+        }
+    }
     switch (cls) {
     case FC_CLS_SM80: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM80, kD)>(a, device, stream);
     case FC_CLS_SM8X: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM8X, kD)>(a, device, stream);

@@ -126,10 +126,24 @@ struct fc_loop_ctx {
     const T *const *kv_smem;
     int64_t k_row_stride, v_row_stride;
     int sk, off;                /* seqlen_k, seqlen_k - seqlen_q */
-    int nb_hi, n_tiles;         /* key blocks nb_hi-1 down to nb_hi-n_tiles */
+    int nb_hi, n_tiles;         /* key blocks nb_hi-1-t*G for t < n_tiles (G: the config's key groups) */
     int chunks_valid;           /* head_dim / 8 */
     int m0, m_last, wrow, lane; /* first/last query row of the CTA, the warp's first row in it */
 };
+
+/* Barrier of the calling thread's key group: the whole CTA when there is one group (bar 0), else
+ * named barrier 1 + group over the group's threads (the groups run different key blocks, so
+ * their barrier counts differ). */
+template <int kCfg>
+static __device__ __forceinline__ void fc_group_sync() {
+    constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
+    if constexpr (kC.groups == 1) {
+        __syncthreads();
+    } else {
+        constexpr int kGroupThreads = fc_cfg_group_warps(kC) * 32;
+        asm volatile("bar.sync %0, %1;\n" ::"r"(1 + (int)threadIdx.x / kGroupThreads), "n"(kGroupThreads) : "memory");
+    }
+}
 
 /* Load key block nb (K or V) into the buffer at byte offset `dst` from the Q tile. */
 template <int kN, typename T, typename Loader>
@@ -156,21 +170,22 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
     constexpr uint32_t kQBytes = kM * kD * 2, kKVBytes = kN * kD * 2;
     constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
     constexpr int kInFlight = 2 * kS - 2;
+    constexpr int kG = kC.groups; /* key block of step t: nb_hi - 1 - t * kG (see fc_loop_ctx) */
 
     /* prologue (Q already issued by the caller) */
 #pragma unroll
     for (int s = 0; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
+        if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
         fc_cp_async_commit();
         if (s < kS - 1) {
-            if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s, c);
+            if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s * kG, c);
             fc_cp_async_commit();
         }
     }
     uint32_t qr[kQRegs ? kMT : 1][kQRegs ? kKS : 1][4];
     if constexpr (kQRegs) {
         fc_cp_async_wait<2 * kS - 2>(); /* {Q, K(0)} landed */
-        __syncthreads();
+        fc_group_sync<kCfg>();
 #pragma unroll
         for (int ks = 0; ks < kKS; ++ks) {
             uint32_t f[kMT][4];
@@ -183,15 +198,15 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
     }
 
     for (int t = 0; t < c.n_tiles; ++t) {
-        const int nb = c.nb_hi - 1 - t;
+        const int nb = c.nb_hi - 1 - t * kG;
         const uint32_t stage = (uint32_t)(t % kS) * kKVBytes;
 
         fc_cp_async_wait<kInFlight>(); /* K(t) */
-        __syncthreads();
+        fc_group_sync<kCfg>();
         {
             const int tv = t + kS - 1;
             if (tv < c.n_tiles)
-                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
+                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv * kG, c);
             fc_cp_async_commit();
         }
         float s[kMT][kNT][4], corr[kMT][2];
@@ -203,11 +218,11 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         fc_pack_p<T>(s, pa);
 
         fc_cp_async_wait<kInFlight>(); /* V(t) */
-        __syncthreads();
+        fc_group_sync<kCfg>();
         {
             const int tk = t + kS;
             if (tk < c.n_tiles)
-                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
+                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
             fc_cp_async_commit();
         }
         fc_gemm_pv<T, kMT, kPS, kDT>(o, pa, la, kVOff + stage);
@@ -230,6 +245,7 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
     constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
     constexpr int kM = kC.m, kN = kC.n, kS = kC.stages;
     static_assert(kS >= 2, "the pipelined mainloop needs two buffers at least");
+    static_assert(kC.groups == 1, "the key-group split runs the two-phase mainloop");
     constexpr int kNT = kN / 8, kKS = kD / 16, kPS = kN / 16;
     constexpr bool kQRegs = kC.q_regs != 0;
     constexpr uint32_t kQBytes = kM * kD * 2, kKVBytes = kN * kD * 2;
