@@ -195,6 +195,14 @@ static void build_quick_grid(fc_tg_grid *g)
     }
     c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, BF16), lse_token_major[g->n - 1] = 1; /* split-KV: the combine writes lse */
     c = fc_tg_add(g, 3, 64, 64, 65, 65, 128, F16), lse_token_major[g->n - 1] = 1; /* unsplit */
+    /* Key-group split (portable, hd <= 64) with 9-16 key blocks: each of the 4 groups refills its
+     * 2-stage K/V ring (only with many heads of short rows, where split-KV would double up CTAs) */
+    c = fc_tg_add(g, 1, 72, 8, 16, 600, 64, BF16), c->causal = 1;
+    /* Hopper query-row split with the K/V ring wrapping: hd 64, 9 key blocks (5 and 4 per warpgroup
+     * over 4 stages; portable: split-KV, the combine writes a token-major lse); hd 128 causal with
+     * Sq > Sk (2 stages, up to 4 blocks; rows 0..49 fully masked inside a non-empty tile) */
+    c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, F16), lse_token_major[g->n - 1] = 1;
+    c = fc_tg_add(g, 1, 2, 2, 450, 400, 128, BF16), c->causal = 1;
 }
 
 static void build_grid(fc_tg_grid *g)
@@ -273,6 +281,19 @@ static void build_grid(fc_tg_grid *g)
         const int lq[5] = {0, 1, 65, 7, 130}, lk[5] = {5, 0, 65, 1, 200};
         c = fc_tg_add_varlen(g, 5, lq, lk, 8, 2, 128, BF16), c->causal = 1, lse_token_major[g->n - 1] = 1;
     }
+    /* Key-group split (portable, hd <= 64) with 9-16 key blocks (3-4 per group, the ring refilled):
+     * taken only for many heads of rows <= 64, where split-KV would put two CTAs on an SM */
+    c = fc_tg_add(g, 1, 80, 8, 33, 1000, 64, F16);
+    c = fc_tg_add(g, 2, 40, 40, 64, 777, 32, BF16), c->causal = 1;
+    c = fc_tg_add(g, 1, 96, 12, 50, 900, 64, F16), c->wl = 600, c->wr = 0;
+    {
+        const int lq[4] = {64, 1, 40, 0}, lk[4] = {1000, 700, 513, 900};
+        c = fc_tg_add_varlen(g, 4, lq, lk, 24, 8, 64, BF16), c->causal = 1;
+    }
+    /* Hopper query-row split: hd 128 causal Sq > Sk (fully masked rows inside a non-empty tile, the
+     * 2-stage ring wrapping), hd 64 with 9 key blocks over its 4 stages */
+    c = fc_tg_add(g, 1, 2, 2, 450, 400, 128, BF16), c->causal = 1;
+    c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, F16), lse_token_major[g->n - 1] = 1;
 }
 
 /* Random cases from the run's seed: features mixed freely, bounded work. */
