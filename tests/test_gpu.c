@@ -178,7 +178,7 @@ static void build_quick_grid(fc_tg_grid *g)
 {
     const fc_dtype F16 = FC_DTYPE_F16, BF16 = FC_DTYPE_BF16;
     fc_tcase *c;
-    c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, F16);                                      /* split-KV path */
+    c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, F16); /* portable on sm_90: key-group split (elsewhere split-KV) */
     c = fc_tg_add(g, 2, 8, 2, 130, 70, 128, BF16), c->causal = 1;                    /* GQA, causal, tails */
     c = fc_tg_add(g, 1, 2, 1, 7, 300, 96, F16), c->wl = 20, c->wr = 5;               /* window, hd 96 (padded 80..96) */
     c = fc_tg_add(g, 1, 2, 2, 129, 129, 256, BF16), c->softcap = 10.0f, c->layout = FC_TG_PAD;
@@ -193,7 +193,7 @@ static void build_quick_grid(fc_tg_grid *g)
         c = fc_tg_add_varlen(g, 5, lq, lk, 4, 2, 64, F16), c->causal = 1; /* token-major lse */
         lse_token_major[g->n - 1] = 1;
     }
-    c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, BF16), lse_token_major[g->n - 1] = 1; /* split-KV: the combine writes lse */
+    c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, BF16), lse_token_major[g->n - 1] = 1; /* key-group split (sm_90) or split-KV */
     c = fc_tg_add(g, 3, 64, 64, 65, 65, 128, F16), lse_token_major[g->n - 1] = 1; /* unsplit */
     /* Key-group split (portable, hd <= 64) with 9-16 key blocks: each of the 4 groups refills its
      * 2-stage K/V ring (only with many heads of short rows, where split-KV would double up CTAs) */
