@@ -226,9 +226,10 @@ FC_API fc_status fc_attention_workspace_size(const fc_tensor *q, const fc_tensor
  * CUDA error state: flashcore reports the error of the CUDA call that failed (its return value,
  * FC_ERROR_CUDA or FC_ERROR_NOT_SUPPORTED, detail in fc_last_error()) and clears it from the
  * runtime's pending error, so the failure is not reported twice. It never reads errors from
- * cudaGetLastError(): an error left pending by an earlier call of yours is neither reported as
- * flashcore's nor cleared by a successful call (a failing CUDA call, flashcore's included,
- * replaces it). The shared library carries its own CUDA runtime, whose pending error your
+ * cudaGetLastError(): an error left pending by an earlier call of yours is never reported as
+ * flashcore's, and a successful call leaves it pending, except the first call that uses a kernel
+ * on a device: its once-per-kernel set-up calls into the CUDA runtime may reset it (seen on an
+ * H200). A failing CUDA call, flashcore's included, replaces it. The shared library carries its own CUDA runtime, whose pending error your
  * cudaGetLastError() does not see at all; the static library shares yours when you link the static
  * CUDA runtime too. A sticky error (a corrupted context, e.g. after a kernel's illegal address) fails
  * every CUDA call, flashcore's included, until the context is reset; after cudaDeviceReset()
