@@ -86,10 +86,13 @@ def _run(cmd: List[str]) -> str:
 
 
 def environment(device: str) -> Dict[str, Any]:
-    # FC_COMMIT names the commit where the tree was copied without its .git (a remote GPU machine).
-    commit = _run(["git", "rev-parse", "--short=12", "HEAD"]) or os.environ.get("FC_COMMIT") or None
-    if commit and _run(["git", "status", "--porcelain", "--untracked-files=no"]):
-        commit += "-dirty"
+    # FC_COMMIT names the commit of a tree copied to a remote GPU machine; it wins over the copy's
+    # git metadata, which may be absent or stale (seen: a copy reporting an older commit, dirty).
+    commit = os.environ.get("FC_COMMIT") or None
+    if not commit:
+        commit = _run(["git", "rev-parse", "--short=12", "HEAD"]) or None
+        if commit and _run(["git", "status", "--porcelain", "--untracked-files=no"]):
+            commit += "-dirty"
     env: Dict[str, Any] = {"device": None, "driver": None, "torch": torch.__version__ if torch else None,
                            "cudnn": None, "commit": commit,
                            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
