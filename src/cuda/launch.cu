@@ -223,12 +223,14 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
 /* Window edges beyond any reachable distance are unbounded (keeps index arithmetic in range). */
 static int fc_clamp_window(int w, int64_t reach) { return (w < 0 || (int64_t)w > reach) ? -1 : w; }
 
+#ifdef FC_HAVE_SM90
 /* 1 when the caller asked for the portable kernel even where a specialised one exists
  * (FLASHCORE_FORCE_PORTABLE=1: benchmarks and tests of this kernel on Hopper). */
 static inline int fc_force_portable(void) {
     const char *e = getenv("FLASHCORE_FORCE_PORTABLE");
     return e && e[0] == '1';
 }
+#endif
 
 /* ---------------------------------------------------------------------------------------------
  * The one decision: which kernel serves p, with which plan and workspace
