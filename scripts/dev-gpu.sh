@@ -6,7 +6,8 @@
 #   ab:    A/B in one process (tuning build): seed rows (+FA2, cuDNN) and FC_AB_ROWS, A = the environment
 #          as is, B = with FC_AB_ENV (e.g. FC_TUNE_QSPLIT=0) added; two rounds in opposite order.
 #   check: test_gpu (full grid) as is and with FC_CHECK_ENV added, plus memcheck and racecheck of the
-#          quick grid with FC_CHECK_ENV, all four at once (correctness only: the GPU is shared).
+#          quick grid with FC_CHECK_ENV, all four at once (correctness only: the GPU is shared);
+#          FC_CHECK_ONLY_ENV=1 leaves out the run as is (a second check of another FC_CHECK_ENV).
 # FC_DEV_TARGETS="flashcore test_gpu" builds only those targets (default: everything).
 # FC_DEV_NO_SM90=1 leaves the Hopper (wgmma) kernel out of this build, so every call on the H100
 # runs the portable kernel; otherwise FLASHCORE_FORCE_PORTABLE=1 is set for test and bench.
@@ -100,6 +101,8 @@ EOF
     ;;
   check)
     stamp check
+    rm -f "$OUT/test_gpu.log"
+    [ "${FC_CHECK_ONLY_ENV:-0}" = 1 ] ||
     ( timeout ${FC_DEV_TEST_LIMIT:-170} $B/tests/test_gpu > "$OUT/test_gpu.log" 2>&1; echo "test_gpu rc=$?" >> "$OUT/test_gpu.log" ) &
     ( env ${FC_CHECK_ENV:-} timeout ${FC_DEV_TEST_LIMIT:-170} $B/tests/test_gpu > "$OUT/test_gpu_env.log" 2>&1
       echo "test_gpu (${FC_CHECK_ENV:-}) rc=$?" >> "$OUT/test_gpu_env.log" ) &
@@ -110,7 +113,7 @@ EOF
       echo "racecheck (${FC_CHECK_ENV:-}) rc=$?" >> "$OUT/racecheck.log" ) &
     wait
     for f in test_gpu test_gpu_env memcheck racecheck; do
-      grep -E "FAIL|grid:|S=16k|2\^31|test_gpu:|SUMMARY|rc=" "$OUT/$f.log" | head -12
+      [ -f "$OUT/$f.log" ] && grep -E "FAIL|grid:|S=16k|2\^31|test_gpu:|SUMMARY|rc=" "$OUT/$f.log" | head -12
     done
     ;;
   esac

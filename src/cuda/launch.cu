@@ -105,7 +105,8 @@ typedef struct fc_sm80_plan {
     fc_sm80_fwd_fn fn;
     int num_m_blocks;
     int num_splits;
-    int qsplit;          /* 1: the key-group split config (tile_config.h), never with split-KV */
+    int qsplit;          /* 1: the key-group split config (tile_config.h), never with split-KV; 2, 3:
+                            its tuning variants (fc_cfg_qsplit_id) */
     size_t o_part_bytes; /* workspace layout under split-KV: o partials, then lse partials */
     size_t ws_bytes;
 } fc_sm80_plan;
@@ -141,16 +142,25 @@ static int fc_sm80_num_splits(int64_t ctas, int64_t n_blocks, int sms) {
  * latency, bound), the combine path ~2-5 us; with <= 2 blocks per group the split always won
  * (0.58-0.86x the time of split-KV on 7 shapes), with 4 it won where split-KV also ran 2 CTAs per
  * SM (0.73-0.76x) and lost where split-KV had one wave of single CTAs (1.08x, H4 S1024 D32).
- * split_cfg: the config split-KV would run. Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1
- * takes it wherever it is compiled; without either, FC_TUNE_SPLITS (the split-KV sweep) keeps it off.
+ * split_cfg: the config split-KV would run. Returns the plan's qsplit (0: not taken; 1; tuning
+ * builds 2, 3: fc_cfg_qsplit_id). Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1 takes it
+ * wherever it is compiled, =2 / =3 take the one-warp-group variants (configs 12 / 13) wherever they
+ * are compiled; without any, FC_TUNE_SPLITS (the split-KV sweep) keeps it off.
  */
 static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim, fc_tile_cfg split_cfg) {
+#ifdef FC_CUDA_TUNING
+    /* =2 / =3: the one-warp-group variants (configs 12 / 13, v6), wherever they are compiled */
+    const char *force = getenv("FC_TUNE_QSPLIT");
+    if (force && (force[0] == '2' || force[0] == '3')) {
+        const int v = force[0] - '0', tid = fc_cfg_qsplit_id(cls, hdim, v);
+        return tid >= 0 && fc_cfg_smem_launch(fc_cfg_get(tid), hdim) <= d->smem_optin ? v : 0;
+    }
+#endif
     const int id = fc_cfg_qsplit_for(cls, hdim);
     if (id < 0) return 0;
     const fc_tile_cfg c = fc_cfg_get(id);
     if (fc_cfg_smem_launch(c, hdim) > d->smem_optin) return 0;
 #ifdef FC_CUDA_TUNING
-    const char *force = getenv("FC_TUNE_QSPLIT");
     if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
     if (getenv("FC_TUNE_SPLITS")) return 0;
 #endif
@@ -195,10 +205,9 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     const char *tune = getenv("FC_TUNE_CFG");
     if (tune && pl->cls == FC_CLS_SM90 && atoi(tune) >= 0 && atoi(tune) < FC_CFG_COUNT) cfg = atoi(tune);
 #endif
-    if (cfg == fc_cfg_for(pl->cls, pl->hdim) && fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) {
-        pl->qsplit = 1;
-        cfg = fc_cfg_qsplit_for(pl->cls, pl->hdim);
-    }
+    if (cfg == fc_cfg_for(pl->cls, pl->hdim) &&
+        (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
+        cfg = fc_cfg_qsplit_id(pl->cls, pl->hdim, pl->qsplit);
     const fc_tile_cfg c = fc_cfg_get(cfg);
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)
         return fc_set_error(FC_ERROR_INTERNAL, "tile config needs %d bytes of shared memory, the device allows %d",

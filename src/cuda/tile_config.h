@@ -72,7 +72,13 @@ enum {
     FC_CFG_TUNING_END = 11,
     /* production again: the key-group split for small grids (fc_cfg_qsplit_for) */
     FC_CFG_Q_M64_N64_W8_G4_S2_QR = 11, /* hd 64 on sm_90: 64 rows, 4 groups x 2 warps (160.5 KB) */
-    FC_CFG_COUNT = 12
+    /* tuning-only again (bench/NOTES.md, v6): the key-group split with one-warp groups, 8 of them on
+     * 32 rows (twice config 11's CTAs for the same rows); 8 double K/V buffers of 64 keys would need
+     * 256 KB, so either one buffer of 64 keys or two of 32 (161 KB either way) */
+    FC_CFG_TUNING2_BEGIN = 12,
+    FC_CFG_Q_M32_N64_W8_G8_S1_QR = 12, /* hd 64 on sm_90: V(t) issued once K(t) has landed */
+    FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* hd 64 on sm_90: V(0) in the prologue, 32-key steps */
+    FC_CFG_COUNT = 14
 };
 
 static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int id) {
@@ -88,7 +94,14 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
          : id == FC_CFG_P_M128_N32_W4_S3    ? fc_tile_cfg{128, 32, 4, 3, 0, 1, 2, 1}
          : id == FC_CFG_P_M128_N128_W8_S2   ? fc_tile_cfg{128, 128, 8, 2, 0, 1, 1, 1}
          : id == FC_CFG_M128_N64_W4_S3_QR   ? fc_tile_cfg{128, 64, 4, 3, 1, 0, 2, 1}
-         :                                    fc_tile_cfg{64, 64, 8, 2, 1, 0, 1, 4};
+         : id == FC_CFG_Q_M64_N64_W8_G4_S2_QR ? fc_tile_cfg{64, 64, 8, 2, 1, 0, 1, 4}
+         : id == FC_CFG_Q_M32_N64_W8_G8_S1_QR ? fc_tile_cfg{32, 64, 8, 1, 1, 0, 1, 8}
+         :                                    fc_tile_cfg{32, 32, 8, 2, 1, 0, 1, 8};
+}
+
+/* Compiled only in tuning builds (-DFC_CUDA_TUNING), and there only where they fit on sm_90. */
+static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_only(int id) {
+    return (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END) || (id >= FC_CFG_TUNING2_BEGIN && id < FC_CFG_COUNT);
 }
 
 /* The key-group split's config for (arch class, compiled head dim), -1 where there is none. The
@@ -97,6 +110,18 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
  * but is unmeasured, on sm_86/89 (99 KB) it does not fit. */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_qsplit_for(int cls, int hdim) {
     return cls == FC_CLS_SM90 && hdim <= 64 ? FC_CFG_Q_M64_N64_W8_G4_S2_QR : -1;
+}
+
+/* The key-group split config of a plan's qsplit value: 1 the production one above; in tuning builds
+ * 2 and 3 the one-warp-group variants (configs 12 and 13, hd 64 on sm_90), forced by FC_TUNE_QSPLIT
+ * for an A/B (launch.cu). -1 where there is none. */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_qsplit_id(int cls, int hdim, int qsplit) {
+#ifdef FC_CUDA_TUNING
+    if (qsplit == 2 || qsplit == 3)
+        return cls == FC_CLS_SM90 && hdim <= 64 ? (qsplit == 2 ? FC_CFG_Q_M32_N64_W8_G8_S1_QR : FC_CFG_Q_M32_N32_W8_G8_S2_QR)
+                                                : -1;
+#endif
+    return qsplit == 1 ? fc_cfg_qsplit_for(cls, hdim) : -1;
 }
 
 /* The tile table: config id for (arch class, compiled head dim). */
@@ -140,11 +165,18 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_o_regs(fc_tile_c
 }
 
 /* The tile loader (common/smem.cuh) gives each thread of a key group rows kStep apart, kStep =
- * group threads / chunks per swizzle group (8, or 4 when the row has 4 mod 8 chunks); tiles must
- * hold whole multiples. */
+ * group threads / chunks per swizzle group (8, or 4 when the row has 4 mod 8 chunks), and needs kStep
+ * to be a multiple of 8; a one-warp group at 8 chunks a row (kStep 4) loads as two 64-thread halves
+ * (fc_group_loader, sm80/mainloop.cuh), i.e. with 8-row steps. Tiles must hold whole steps. */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_thread_step(fc_tile_cfg c, int hdim) {
+    return fc_cfg_group_warps(c) * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4);
+}
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_load_step(fc_tile_cfg c, int hdim) {
+    return fc_cfg_thread_step(c, hdim) % 8 == 0 ? fc_cfg_thread_step(c, hdim) : 2 * fc_cfg_thread_step(c, hdim);
+}
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_loadable(fc_tile_cfg c, int hdim) {
-    return c.n % (fc_cfg_group_warps(c) * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4)) == 0 &&
-           c.m % (fc_cfg_group_warps(c) * 32 / ((hdim / 8) % 8 == 0 ? 8 : 4)) == 0;
+    return fc_cfg_load_step(c, hdim) % 8 == 0 && c.n % fc_cfg_load_step(c, hdim) == 0 &&
+           c.m % fc_cfg_load_step(c, hdim) == 0;
 }
 
 /* Arch class of a compute capability (major*10+minor); -1 when no portable kernel serves it
@@ -163,7 +195,7 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id,
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
         return fc_cfg_for(FC_CLS_SM90, hdim) == id || fc_cfg_qsplit_for(FC_CLS_SM90, hdim) == id ||
-               (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
+               (fc_cfg_tuning_only(id) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
                 fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
     return fc_arch_class(sm) >= 0 &&

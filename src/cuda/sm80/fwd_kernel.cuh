@@ -2,9 +2,9 @@
  * The portable forward kernel (mma.sync m16n8k16, fp32 accumulation; sm_80, sm_86, sm_89, sm_90).
  *
  * One CTA computes kM query rows of one (sequence, head), or under split-KV one key range of them.
- * With key groups (config 11, small grids) the CTA's warps form groups that each run the whole
- * kernel below on every groups-th key block of the same rows, then merge in shared memory
- * (fc_merge_groups).
+ * With key groups (config 11, small grids; tuning configs 12-13 with one-warp groups) the CTA's warps
+ * form groups that each run the whole kernel below on every groups-th key block of the same rows,
+ * then merge in shared memory (fc_merge_groups).
  * Each warp owns kM / kWarps consecutive rows end to end: S = Q K^T, masking, the online softmax
  * and O += P V all stay in its registers. K and V stream through kStages shared buffers with
  * cp.async; the steps walk the key blocks from last to first, so that the tiles crossing the causal
@@ -163,7 +163,7 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
         nb_hi -= grp;
     }
 
-    fc_tile_loader<kChunks, kThreads> ld;
+    typename fc_group_loader_of<kChunks, kThreads>::type ld;
     ld.init(tid);
 
     /* ---- per-lane ldmatrix addressing ---- */
@@ -206,7 +206,7 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
         c.wrow = wrow;
         c.lane = lane;
         /* Q goes first in the first commit group of both loops. */
-        ld.load<kM>(sQ, qg, p.q_row_stride, rows_valid, chunks_valid);
+        ld.template load<kM>(sQ, qg, p.q_row_stride, rows_valid, chunks_valid);
         if constexpr (kC.pipe)
             fc_mainloop_pipelined<T, kD, kCfg>(a, c, ld, la, sQ, o, row_max, row_sum, row_comp);
         else

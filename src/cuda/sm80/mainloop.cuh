@@ -145,6 +145,33 @@ static __device__ __forceinline__ void fc_group_sync() {
     }
 }
 
+/* Tile loader of a key group of kThreads threads. The common loader keeps each thread on rows 8k
+ * apart (one swizzle key, compile-time shared offsets); a one-warp group at 8 chunks a row would
+ * step 4 rows, so it runs the 64-thread loader as both halves, thread t doing t's and t+32's rows
+ * (tile_config.h, fc_cfg_load_step). */
+template <int kChunks, int kThreads>
+struct fc_group_loader {
+    fc_tile_loader<kChunks, 2 * kThreads> lo, hi;
+    __device__ __forceinline__ void init(int tid) {
+        lo.init(tid);
+        hi.init(tid + kThreads);
+    }
+    template <int kRows, typename T>
+    __device__ __forceinline__ void load(uint32_t smem_tile, const T *gmem, int64_t row_stride, int rows_valid,
+                                         int chunks_valid) const {
+        lo.template load<kRows>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
+        hi.template load<kRows>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
+    }
+};
+template <int kChunks, int kThreads, bool kHalves = (kThreads / fc_swizzle<kChunks>::kGroup) % 8 != 0>
+struct fc_group_loader_of {
+    typedef fc_tile_loader<kChunks, kThreads> type;
+};
+template <int kChunks, int kThreads>
+struct fc_group_loader_of<kChunks, kThreads, true> {
+    typedef fc_group_loader<kChunks, kThreads> type;
+};
+
 /* Load key block nb (K or V) into the buffer at byte offset `dst` from the Q tile. */
 template <int kN, typename T, typename Loader>
 static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst, const T *g, int64_t row_stride,
