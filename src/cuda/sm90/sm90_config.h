@@ -25,6 +25,15 @@
 #define FC_SM90_EARLY_Q_RELEASE 1 /* consumers free the Q tile after their last Q K^T, not after the
                                    * last P V (0: dev A/B builds only) */
 #endif
+#ifndef FC_SM90_TMA_STORE
+#define FC_SM90_TMA_STORE 0 /* 1: O leaves through shared memory and TMA bulk tensor stores where the
+                             * layout and shared memory allow (dev A/B builds only until measured;
+                             * NOTES-sm90 item 17); 0: plain stores, the kernels as before */
+#endif
+#ifndef FC_SM90_TMA_STORE_QTILE
+#define FC_SM90_TMA_STORE_QTILE 0 /* 1: with FC_SM90_TMA_STORE, the 256 tiles stage O in the Q tile
+                                   * (mode 2 below; spills 80 bytes in ptxas today: dev only) */
+#endif
 #define FC_SM90_PAIRS_MAX_M_BLOCKS 64 /* causal query-block pairs on a persistent grid up to S = 8192 */
 #define FC_SM90_MAX_SPLITS 4  /* CTAs per cluster in split-KV (portable cluster limit is 8; 4 of
                                * ~200 KB each always find room in one GPC of an H100) */
@@ -123,15 +132,50 @@ static constexpr __host__ __device__ int fc_sm90_ws_xchg_bytes(int head_dim_pad)
 static constexpr __host__ __device__ int fc_sm90_smem_bytes_st(int head_dim_pad, int block_n, int stages) {
     return 1024 + FC_SM90_BLOCK_M * head_dim_pad * 2 + 2 * stages * block_n * head_dim_pad * 2 + 256;
 }
+/* Without the O staging tile (below). */
+static constexpr __host__ __device__ int fc_sm90_smem_bytes_base(int head_dim_pad, int block_n, bool wg_split) {
+    return wg_split ? fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_ws_stages(head_dim_pad)) +
+                          fc_sm90_ws_xchg_bytes(head_dim_pad)
+                    : fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_tile_for(head_dim_pad).stages);
+}
+
+/* TMA-store epilogue (FC_SM90_TMA_STORE): each consumer warpgroup writes its normalised O with
+ * stmatrix into a shared-memory tile laid out like the Q tile (64-column chunks of 128-byte rows,
+ * 128-byte swizzle) and one thread stores it with bulk tensor stores (boxes of 64 columns x 64 rows,
+ * clipped by the tensor map at seqlen_q and at the real head dim). Where that tile lives:
+ *  1 (own tile): the kernel's shared memory + a staging tile of its query rows (64 x kD x 2 bytes
+ *    per warpgroup) fits in 227 KB: 64 (128 KB), 128 (192 KB), wide 64 (176 KB), query-row split
+ *    64 (173 KB) and 128 (213 KB);
+ *  2 (the Q tile, only with FC_SM90_TMA_STORE_QTILE): no room, and the Q tile is released only
+ *    after the last P V anyway (256 and wide 256, fc_sm90_early_q): each warpgroup stages O in its
+ *    own 64 Q rows (its last Q K^T has retired) and frees the Q tile only once the bulk store has
+ *    read them. Off by default: both 256 instances then spill (ptxas: 80 / 144-byte stack frames; O is 128
+ *    registers per thread there), so 256 keeps the plain stores;
+ *  0 (plain stores, as before): no room (192: 240 KB, wide 128: 240 KB, and 256 / wide 256
+ *    without FC_SM90_TMA_STORE_QTILE).
+ * Varlen calls and O layouts TMA cannot describe take the plain stores at run time (args.o_tma). */
+static constexpr __host__ __device__ int fc_sm90_o_stage_bytes(int head_dim_pad, int block_n, bool wg_split) {
+    return FC_SM90_TMA_STORE && fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split) +
+                                        64 * (wg_split ? 1 : FC_SM90_CONSUMER_WGS) * head_dim_pad * 2 <=
+                                    FC_SM90_SMEM_MAX
+               ? 64 * (wg_split ? 1 : FC_SM90_CONSUMER_WGS) * head_dim_pad * 2
+               : 0;
+}
+static constexpr __host__ __device__ int fc_sm90_o_store_mode(int head_dim_pad, int block_n, bool wg_split) {
+    return fc_sm90_o_stage_bytes(head_dim_pad, block_n, wg_split) > 0             ? 1
+           : FC_SM90_TMA_STORE && FC_SM90_TMA_STORE_QTILE && !wg_split && !fc_sm90_early_q(head_dim_pad) ? 2
+                                                                                 : 0;
+}
+
 static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad, int block_n) {
-    return fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_tile_for(head_dim_pad).stages);
+    return fc_sm90_smem_bytes_base(head_dim_pad, block_n, false) + fc_sm90_o_stage_bytes(head_dim_pad, block_n, false);
 }
 static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad) {
     return fc_sm90_smem_bytes(head_dim_pad, fc_sm90_tile_for(head_dim_pad).block_n);
 }
 static constexpr __host__ __device__ int fc_sm90_smem_bytes_ws(int head_dim_pad, int block_n, bool wg_split) {
-    return wg_split ? fc_sm90_smem_bytes_st(head_dim_pad, block_n, fc_sm90_ws_stages(head_dim_pad)) +
-                          fc_sm90_ws_xchg_bytes(head_dim_pad)
+    return wg_split ? fc_sm90_smem_bytes_base(head_dim_pad, block_n, true) +
+                          fc_sm90_o_stage_bytes(head_dim_pad, block_n, true)
                     : fc_sm90_smem_bytes(head_dim_pad, block_n);
 }
 

@@ -48,6 +48,9 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         fc_tma_prefetch_desc(&args.tm_q);
         fc_tma_prefetch_desc(&args.tm_k);
         fc_tma_prefetch_desc(&args.tm_v);
+#if FC_SM90_TMA_STORE
+        if (args.o_tma) fc_tma_prefetch_desc(&args.tm_o);
+#endif
         fc_mbar_init(sm.bar_q, 1);
         fc_mbar_init(sm.bar_q_empty, 4 * FC_SM90_CONSUMER_WGS);
 #pragma unroll
@@ -91,6 +94,11 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
             const fc_sm90_block blk = fc_sm90_block_info<kBN, kBM>(args, w);
             if (blk.m0 < blk.sq) fc_sm90_consumer<kDtype, kD, kBN, kWS>(args, sm, blk, cwg, q_it, kv_it);
         }
+#if FC_SM90_TMA_STORE
+        /* The last bulk store of O must have read the staging tile before the CTA's shared memory goes
+         * (global visibility comes with the grid's completion). */
+        if (args.o_tma && (threadIdx.x & 127) == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+#endif
         if (cwg == 0) fc_sm90_turn_begin<kD, kWS>(cwg); /* absorbs consumer 1's last hand-over */
     }
 }

@@ -57,8 +57,10 @@ static bool fc_sm90_encode(CUtensorMap *map, int dtype, const void *base, int he
     return r == CUDA_SUCCESS;
 }
 
-/* Fills args for p. Returns false when TMA cannot describe the layout (the caller falls back). */
-template <int kBN> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90_args *a) {
+/* Fills args for p. Returns false when TMA cannot describe the layout (the caller falls back).
+ * with_o: the instance has a TMA-store epilogue (FC_SM90_TMA_STORE); then O gets a tensor map too
+ * when the call is batched and TMA can describe O (else args.o_tma = 0: plain stores). */
+template <int kBN> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90_args *a, bool with_o) {
     constexpr int BN = kBN;
     const bool varlen = p->cu_seqlens_q != nullptr;
     const int64_t rq = varlen ? p->total_q : p->seqlen_q, rk = varlen ? p->total_k : p->seqlen_k;
@@ -72,6 +74,14 @@ template <int kBN> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90
     if (!fc_sm90_encode(&a->tm_v, p->dtype, p->v, p->head_dim, rk, p->heads_kv, nb, p->v_row_stride, p->v_head_stride,
                         p->v_batch_stride, BN))
         return false;
+#if FC_SM90_TMA_STORE
+    /* Varlen: one map cannot clip at each sequence's end (rows would spill into the next sequence). */
+    a->o_tma = with_o && !varlen &&
+               fc_sm90_encode(&a->tm_o, p->dtype, p->o, p->head_dim, rq, p->heads_q, nb, p->o_row_stride,
+                              p->o_head_stride, p->o_batch_stride, 64);
+#else
+    (void)with_o;
+#endif
     a->p = *p;
     a->num_m_blocks = (p->seqlen_q + FC_SM90_BLOCK_M - 1) / FC_SM90_BLOCK_M;
     const int64_t tiles = (int64_t)a->num_m_blocks * p->heads_q * p->batch;
@@ -147,7 +157,9 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     if (p->device_ordinal < 0 || p->device_ordinal >= FC_SM90_MAX_DEVICES) return FC_ERROR_NOT_SUPPORTED;
     if (!cache.valid || memcmp(&cache.key, p, sizeof *p) != 0) {
         cache.valid = false;
-        if (!fc_sm90_make_args<kBN>(p, &cache.args)) return FC_ERROR_NOT_SUPPORTED;
+        if (!fc_sm90_make_args<kBN>(p, &cache.args,
+                                    fc_sm90_o_store_mode(kD, kBN, false) != 0 || fc_sm90_o_store_mode(kD, kBN, kHasWS) != 0))
+            return FC_ERROR_NOT_SUPPORTED;
         cache.key = *p;
         cache.valid = true;
     }

@@ -24,6 +24,9 @@ typedef struct fc_sm90_args {
     CUtensorMap tm_q; /* 4-D {head_dim, rows, heads, batch}, box {64, 128, 1, 1} */
     CUtensorMap tm_k; /* box {64, block_n, 1, 1} */
     CUtensorMap tm_v;
+#if FC_SM90_TMA_STORE
+    CUtensorMap tm_o; /* box {64, 64, 1, 1}: one consumer warpgroup's rows; valid when o_tma */
+#endif
     fc_fwd_params p;
     float c_log2;     /* multiplies a (post-softcap) score into log2 units */
     float cap_pre;    /* softcap: s = cap_post * tanh(s * cap_pre) */
@@ -34,6 +37,9 @@ typedef struct fc_sm90_args {
     int num_slots;    /* work slots per (sequence, head): num_m_blocks, rounded up to even when paired */
     int chunk;        /* consecutive work items one CTA takes at a time: 2 = causal pairs, else 1 */
     int num_work;     /* num_slots * heads_q * batch * num_splits: work items, one (tile, split) each */
+#if FC_SM90_TMA_STORE
+    int o_tma;        /* 1: O leaves through tm_o (batched layouts TMA can describe); 0: plain stores */
+#endif
 } fc_sm90_args;
 
 template <int kD> struct fc_sm90_smem {
@@ -44,6 +50,9 @@ template <int kD> struct fc_sm90_smem {
     uint64_t *bar_q_empty; /* both consumer warpgroups are done with the Q tile */
     uint64_t *full_k, *full_v, *empty_k, *empty_v;
     float4 *xch; /* query-row split only: the consumers' merge area (fc_sm90_ws_xchg_bytes) */
+#if FC_SM90_TMA_STORE
+    unsigned char *o; /* O staging tile (fc_sm90_o_store_mode): its own, or the Q tile */
+#endif
 };
 
 template <int kD, int kBN, bool kWS>
@@ -52,7 +61,12 @@ static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned c
     fc_sm90_smem<kD> s;
     unsigned char *base = (unsigned char *)(((uintptr_t)raw + 1023) & ~(uintptr_t)1023);
     s.q = base;
+#if FC_SM90_TMA_STORE
+    s.o = fc_sm90_o_store_mode(kD, kBN, kWS) == 2 ? s.q : s.q + FC_SM90_BLOCK_M * kD * 2;
+    s.k = s.q + FC_SM90_BLOCK_M * kD * 2 + fc_sm90_o_stage_bytes(kD, kBN, kWS);
+#else
     s.k = s.q + FC_SM90_BLOCK_M * kD * 2;
+#endif
     s.v = s.k + T.stages * T.block_n * kD * 2;
     uint64_t *bars = (uint64_t *)(s.v + T.stages * T.block_n * kD * 2);
     s.bar_q = bars;
@@ -207,6 +221,12 @@ template <int kDtype, int kD, bool kWS, int kC0, int kC1, bool kLse>
 static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, const fc_sm90_block &blk, int cwg,
                                                         const float (&o)[kD / 2], const float (&m)[2],
                                                         const float (&l)[2]);
+#if FC_SM90_TMA_STORE
+template <int kDtype, int kD, bool kWS, int kC0, int kC1, bool kLse, int kMode>
+static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                            const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
+                                                            const float (&m)[2], const float (&l)[2]);
+#endif
 template <int kD, int kBN>
 static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                              float (&o)[kD / 2], float (&m)[2], float (&l)[2]);
@@ -239,6 +259,12 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
     constexpr int kTileBytes = BN * kD * 2;
     constexpr int kStep = kWS ? 2 : 1; /* ring items between two blocks of this warpgroup */
     const fc_fwd_params &p = a.p;
+#if FC_SM90_TMA_STORE
+    constexpr int kOMode = fc_sm90_o_store_mode(kD, kBN, kWS);
+    const bool q_late = kOMode == 2 && a.o_tma; /* the Q tile stages O: freed once the bulk store read it */
+#else
+    constexpr bool q_late = false;
+#endif
 
     float o[kD / 2];
 #pragma unroll
@@ -344,7 +370,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
                 fc_wgmma_wait<0>();
                 fc_reg_fence(o);
                 fc_warp_arrive(&sm.empty_v[st]);
-                if (!fc_sm90_early_q(kD)) fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
+                if (!fc_sm90_early_q(kD) && !q_late) fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
             }
         } else {
             fc_warp_arrive(sm.bar_q_empty); /* query-row split, no block for this warpgroup: Q seen, released */
@@ -357,7 +383,20 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
     if constexpr (kWS) {
         fc_sm90_ws_merge_store<kDtype, kD>(a, sm, blk, cwg, o, m, l);
     } else {
-        if (a.num_splits > 1 && !fc_sm90_split_combine<kD, kBN>(a, sm, o, m, l)) return;
+        if (a.num_splits > 1 && !fc_sm90_split_combine<kD, kBN>(a, sm, o, m, l)) {
+            if (q_late && blk.nb_max > blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
+            return;
+        }
+#if FC_SM90_TMA_STORE
+        /* The Q tile (mode 2) is known to be free only when this tile loaded it (a tile without key
+         * blocks did not, and the producer may already be loading the next tile's Q). */
+        if constexpr (kOMode != 0) {
+            if (a.o_tma && (kOMode == 1 || blk.nb_max > blk.nb_min)) {
+                fc_sm90_epilogue_tma<kDtype, kD, false, 0, kD / 8, true, kOMode>(a, sm, blk, cwg, o, m, l);
+                return;
+            }
+        }
+#endif
         fc_sm90_epilogue<kDtype, kD, false, 0, kD / 8, true>(a, blk, cwg, o, m, l);
     }
 }
@@ -421,7 +460,22 @@ static __device__ __forceinline__ void fc_sm90_ws_merge_store(const fc_sm90_args
     fc_named_bar_sync(FC_SM90_BAR_CONSUMERS, 2 * 128);
     if (cwg == 0) fc_sm90_ws_merge<kD, 0>(theirs, o, m, l, a.c_log2, t);
     else fc_sm90_ws_merge<kD, 1>(theirs, o, m, l, a.c_log2, t);
+#if FC_SM90_TMA_STORE
+    /* The staging tile is free once the previous tile's bulk store (issued by this thread) read it;
+     * the barrier below tells the other 255 threads. */
+    constexpr int kOMode = fc_sm90_o_store_mode(kD, fc_sm90_tile_for(kD).block_n, true);
+    if (kOMode == 1 && a.o_tma && cwg == 0 && t == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+#endif
     fc_named_bar_sync(FC_SM90_BAR_CONSUMERS, 2 * 128);
+#if FC_SM90_TMA_STORE
+    if constexpr (kOMode == 1) {
+        if (a.o_tma) {
+            if (cwg == 0) fc_sm90_epilogue_tma<kDtype, kD, true, 0, kD / 16, true, 1>(a, sm, blk, cwg, o, m, l);
+            else fc_sm90_epilogue_tma<kDtype, kD, true, kD / 16, kD / 8, false, 1>(a, sm, blk, cwg, o, m, l);
+            return;
+        }
+    }
+#endif
     if (cwg == 0) fc_sm90_epilogue<kDtype, kD, true, 0, kD / 16, true>(a, blk, cwg, o, m, l);
     else fc_sm90_epilogue<kDtype, kD, true, kD / 16, kD / 8, false>(a, blk, cwg, o, m, l);
 }
@@ -504,6 +558,17 @@ static __device__ __forceinline__ void fc_sm90_split_producer_sync() {
     fc_cluster_wait();
 }
 
+/* LSE of row r (token tok) from its max m (raw units) and full row sum. */
+static __device__ __forceinline__ void fc_sm90_store_lse(const fc_sm90_args &a, const fc_sm90_block &blk, bool varlen,
+                                                         int r, int64_t tok, float m, float lsum) {
+    const fc_fwd_params &p = a.p;
+    const float lse = lsum > 0.f ? (__fmul_rn(m, a.c_log2) + __log2f(lsum)) * 0.69314718055994531f : -INFINITY;
+    const int64_t li = varlen ? (int64_t)blk.h * p.lse_head_stride + tok * p.lse_row_stride
+                              : (int64_t)blk.b * p.lse_batch_stride + (int64_t)blk.h * p.lse_head_stride +
+                                    (int64_t)r * p.lse_row_stride;
+    p.lse[li] = lse;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Epilogue: normalise, write O's 8-column blocks [kC0, kC1) (plain 4-byte stores) and, with kLse,
  * the LSE. l holds full row sums.
@@ -534,15 +599,93 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
                 if (col < p.head_dim)
                     optr[col / 2] = fc_pack2<kDtype>(o[4 * c + 2 * i] * inv, o[4 * c + 2 * i + 1] * inv);
             }
-            if (kLse && p.lse && (lane & 3) == 0) {
-                const float lse = lsum > 0.f ? (__fmul_rn(m[i], a.c_log2) + __log2f(lsum)) * 0.69314718055994531f : -INFINITY;
-                const int64_t li = varlen ? (int64_t)blk.h * p.lse_head_stride + tok * p.lse_row_stride
-                                          : (int64_t)blk.b * p.lse_batch_stride + (int64_t)blk.h * p.lse_head_stride +
-                                                (int64_t)r * p.lse_row_stride;
-                p.lse[li] = lse;
-            }
+            if (kLse && p.lse && (lane & 3) == 0) fc_sm90_store_lse(a, blk, varlen, r, tok, m[i], lsum);
         }
     }
 }
+
+#if FC_SM90_TMA_STORE
+/* ------------------------------------------------------------------------------------------------
+ * TMA-store epilogue (FC_SM90_TMA_STORE, batched layouts with a tensor map for O): normalise, write
+ * O's 8-column blocks [kC0, kC1) into the staging tile with stmatrix (x4: two 8-column blocks of the
+ * warp's 16 rows), then one thread stores this warpgroup's rows (kWS: the tile's 64 rows, both
+ * halves) with one bulk tensor store per 64-column chunk; the tensor map clips rows past seqlen_q and
+ * columns past the head dim. LSE with plain stores as before.
+ * Staging tile: 64-column chunks of kRows rows x 128 bytes, 128-byte swizzle (the 16-byte unit u of
+ * row r sits at unit u ^ (r & 7)), the tensor map's layout; this warpgroup's 64 rows start at row
+ * 64 * cwg (kWS: 0). Ordering: (1) the previous bulk store from the tile must have read it
+ * (kMode 1: the issuing thread waits for its bulk group, then barrier EPI_FREE; kWS: the merge's
+ * second barrier; kMode 2: the Q tile, whose rows this warpgroup no longer reads and which the
+ * producer does not refill before bar_q_empty); (2) every writer fences its generic-proxy writes
+ * for the async proxy, then barrier EPI_FULL, then the store. Warp 0 (of warpgroup 0 with kWS)
+ * holds the issuing thread: it arrives at EPI_FREE and waits at EPI_FULL, the other warps wait at
+ * EPI_FREE and arrive at EPI_FULL (distinct ids, so a warp that runs ahead never counts twice).
+ * kMode 2 frees the Q tile (bar_q_empty) once the store has read it.
+ * ---------------------------------------------------------------------------------------------- */
+template <int kDtype, int kD, bool kWS, int kC0, int kC1, bool kLse, int kMode>
+static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                            const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
+                                                            const float (&m)[2], const float (&l)[2]) {
+    static_assert(kMode == 1 || (kMode == 2 && !kWS), "TMA-store epilogue: own staging tile, or the Q tile");
+    static_assert(kC0 % 2 == 0 && kC1 % 2 == 0, "stmatrix.x4 writes 8-column blocks in pairs");
+    constexpr int kRows = kWS ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M; /* rows of one staging chunk */
+    constexpr int kChunkBytes = kRows * 128;
+    constexpr int kThreads = kWS ? 256 : 128; /* threads that write this staging tile */
+    const int t = threadIdx.x & 127;
+    const int lane = t & 31, warp = t / 32;
+    const bool issuer_warp = warp == 0 && (!kWS || cwg == 0);
+    const int bar_free = FC_SM90_BAR_EPI_FREE + (kWS ? 0 : cwg), bar_full = FC_SM90_BAR_EPI_FULL + (kWS ? 0 : cwg);
+    const int row_w0 = blk.m0 + (kWS ? 0 : 64 * cwg);
+    const float inv0 = l[0] > 0.f ? 1.f / l[0] : 0.f, inv1 = l[1] > 0.f ? 1.f / l[1] : 0.f;
+    if constexpr (kMode == 1 && !kWS) {
+        if (issuer_warp) {
+            if (t == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+            __syncwarp();
+            fc_named_bar_arrive(bar_free, kThreads);
+        } else {
+            fc_named_bar_sync(bar_free, kThreads);
+        }
+    }
+    /* stmatrix.x4 for blocks (c, c+1): lane 8i+k addresses row k of matrix i = (rows 8(i&1).., block
+     * c + (i>>1)); registers: (rows 0-7, c), (rows 8-15, c), (rows 0-7, c+1), (rows 8-15, c+1). */
+    const int row = 16 * warp + 8 * ((lane >> 3) & 1) + (lane & 7); /* within this warpgroup's 64 rows */
+    const uint32_t u = (uint32_t)((lane >> 4) ^ (lane & 7));       /* (block parity) ^ (row & 7) */
+    unsigned char *stage = sm.o + (kWS ? 0 : cwg * 64 * 128);
+    const uint32_t rbase = fc_smem_u32(stage) + row * 128;
+#pragma unroll
+    for (int c = kC0; c < kC1; c += 2) {
+        const uint32_t addr = rbase + (c / 8) * kChunkBytes + ((((uint32_t)c & 7) ^ u) << 4);
+        fc_stmatrix_x4(addr, fc_pack2<kDtype>(o[4 * c] * inv0, o[4 * c + 1] * inv0),
+                       fc_pack2<kDtype>(o[4 * c + 2] * inv1, o[4 * c + 3] * inv1),
+                       fc_pack2<kDtype>(o[4 * c + 4] * inv0, o[4 * c + 5] * inv0),
+                       fc_pack2<kDtype>(o[4 * c + 6] * inv1, o[4 * c + 7] * inv1));
+    }
+    cuda::ptx::fence_proxy_async(cuda::ptx::space_shared);
+    if (issuer_warp) {
+        fc_named_bar_sync(bar_full, kThreads);
+        if (t == 0) {
+            if (row_w0 < blk.sq) {
+#pragma unroll
+                for (int ch = 0; ch < kD / FC_SM90_CHUNK; ++ch)
+                    fc_tma_store_4d(&a.tm_o, stage + ch * kChunkBytes, ch * FC_SM90_CHUNK, blk.q_off + row_w0, blk.h,
+                                    blk.b_coord);
+            }
+            cuda::ptx::cp_async_bulk_commit_group();
+            if constexpr (kMode == 2) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+        }
+        __syncwarp();
+    } else {
+        fc_named_bar_arrive(bar_full, kThreads);
+    }
+    if constexpr (kMode == 2) fc_warp_arrive(sm.bar_q_empty); /* warp 0 only after the store read the tile */
+    if constexpr (kLse) {
+        if (a.p.lse && (lane & 3) == 0) {
+            const int r0 = row_w0 + 16 * warp + lane / 4;
+            if (r0 < blk.sq) fc_sm90_store_lse(a, blk, false, r0, (int64_t)blk.q_off + r0, m[0], l[0]);
+            if (r0 + 8 < blk.sq) fc_sm90_store_lse(a, blk, false, r0 + 8, (int64_t)blk.q_off + r0 + 8, m[1], l[1]);
+        }
+    }
+}
+#endif
 
 #endif

@@ -9,12 +9,15 @@
 #include <stdint.h>
 #include <cuda.h>
 #include <cuda/ptx>
+#include "sm90_config.h"
 
 /* Named barrier ids (0 is __syncthreads). */
 enum fc_sm90_named_barrier {
     FC_SM90_BAR_CONSUMERS = 1, /* both consumer warpgroups (256 threads): K/V ring free for reuse */
-    FC_SM90_BAR_PINGPONG = 3   /* + consumer index: that warpgroup's turn to issue wgmma (256 threads:
+    FC_SM90_BAR_PINGPONG = 3,  /* + consumer index: that warpgroup's turn to issue wgmma (256 threads:
                                 * 128 wait with bar.sync, the other warpgroup's 128 arrive) */
+    FC_SM90_BAR_EPI_FREE = 5,  /* + consumer index (FC_SM90_TMA_STORE): the O staging tile is free */
+    FC_SM90_BAR_EPI_FULL = 7   /* + consumer index (FC_SM90_TMA_STORE): the O staging tile is written */
 };
 
 static __device__ __forceinline__ uint32_t fc_smem_u32(const void *p) {
@@ -44,6 +47,23 @@ static __device__ __forceinline__ void fc_tma_load_4d(void *dst, const CUtensorM
     const int32_t coords[4] = {c0, c1, c2, c3};
     cuda::ptx::cp_async_bulk_tensor(cuda::ptx::space_cluster, cuda::ptx::space_global, dst, map, coords, bar);
 }
+#if FC_SM90_TMA_STORE
+/* Store one box of a 4-D tensor map from shared memory (bulk async-group of the calling thread);
+ * elements outside the tensor's extents are not written. */
+static __device__ __forceinline__ void fc_tma_store_4d(const CUtensorMap *map, const void *src, int c0, int c1, int c2,
+                                                       int c3) {
+    const int32_t coords[4] = {c0, c1, c2, c3};
+    cuda::ptx::cp_async_bulk_tensor(cuda::ptx::space_global, cuda::ptx::space_shared, map, coords, src);
+}
+/* Four 8x8 b16 matrices from the mma accumulator fragment into shared memory; lane 8i+k gives the
+ * address of row k of matrix i (no cuda::ptx wrapper for stmatrix in CUDA 13.0). */
+static __device__ __forceinline__ void fc_stmatrix_x4(uint32_t addr, uint32_t r0, uint32_t r1, uint32_t r2,
+                                                      uint32_t r3) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(r0), "r"(r1),
+                 "r"(r2), "r"(r3)
+                 : "memory");
+}
+#endif
 static __device__ __forceinline__ void fc_tma_prefetch_desc(const CUtensorMap *map) {
     asm volatile("prefetch.tensormap [%0];" ::"l"((uint64_t)map) : "memory");
 }
