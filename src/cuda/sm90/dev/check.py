@@ -95,7 +95,9 @@ def ref_one(q, k, v, causal, wl, wr, softcap, scale, lowp):
 
 
 def check(name, B, Sq, Sk, Hq, Hk, D, dtype, causal=False, wl=-1, wr=-1, softcap=0.0, varlen=False, noncontig=False,
-          scale=0.0, L=None):
+          scale=0.0, L=None, o_heads=False):
+    """o_heads: O in a heads-major buffer [B, Hq, Sq, D + 8] (its own strides, 8 padding columns per row
+    that must stay NaN: the TMA-store epilogue's tensor map clips at the head dim)."""
     dev = "cuda"
     if varlen:
         lq = [max(1, Sq - random.randint(0, Sq // 2)) for _ in range(B)]
@@ -120,13 +122,19 @@ def check(name, B, Sq, Sk, Hq, Hk, D, dtype, causal=False, wl=-1, wr=-1, softcap
             q = torch.randn(B, Sq, Hq, D, device=dev).to(dtype)
             k = torch.randn(B, Sk, Hk, D, device=dev).to(dtype)
             v = torch.randn(B, Sk, Hk, D, device=dev).to(dtype)
-        o = torch.full((B, Sq, Hq, D), float("nan"), device=dev).to(dtype)
+        if o_heads:
+            obuf = torch.full((B, Hq, Sq, D + 8), float("nan"), device=dev).to(dtype)
+            o = obuf[..., :D].transpose(1, 2)
+        else:
+            o = torch.full((B, Sq, Hq, D), float("nan"), device=dev).to(dtype)
         lse = torch.full((B, Hq, Sq), float("nan"), device=dev)
         fc(q, k, v, o, lse, causal, wl, wr, softcap, scale, L=L)
         seqs = [(q[b], k[b], v[b], o[b], lse[b]) for b in range(B)]
     torch.cuda.synchronize()
     err = err_lp = lse_err = 0.0
     bad = False
+    if o_heads and not torch.isnan(obuf[..., D:]).all():
+        bad = True  # a store past the head dim
     for (qb, kb, vb, ob, lb) in seqs:
         r, rl = ref_one(qb, kb, vb, causal, wl, wr, softcap, scale, False)
         lp, _ = ref_one(qb, kb, vb, causal, wl, wr, softcap, scale, True)
@@ -166,6 +174,7 @@ def run_checks(splits, L=None, dims=(64, 96, 128, 192, 256, 32), tag=""):
                 ("B1 Sq200 Sk513 win(64,16) softcap30", dict(B=1, Sq=200, Sk=513, Hq=2, Hk=1, wl=64, wr=16, softcap=30.0)),
                 ("B3 varlen causal", dict(B=3, Sq=300, Sk=400, Hq=4, Hk=2, causal=True, varlen=True)),
                 ("B2 noncontig scale0.3", dict(B=2, Sq=129, Sk=257, Hq=2, Hk=2, noncontig=True, scale=0.3)),
+                ("B2 Sq200 Sk300 o heads-major", dict(B=2, Sq=200, Sk=300, Hq=3, Hk=1, o_heads=True)),
             ]
             if D in (32, 192):
                 cases = cases[:4]

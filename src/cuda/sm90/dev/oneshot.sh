@@ -1,6 +1,6 @@
 #!/bin/bash
 # Dev-only, one short device call (~170 s) for a kernel change with a compile-time A/B switch:
-#   1. builds the dev library twice: A (this tree) and B (the same sources with $B_FLAGS);
+#   1. builds the dev library twice: A (this tree, with $A_FLAGS) and B (the same sources with $B_FLAGS);
 #   2. correctness, in three parallel lanes, all ended by $CHECK_DL seconds after the start:
 #      check.py's 6 check passes on A; dev/sanity plain, memcheck, racecheck, synccheck on A; the
 #      shared suite's test_gpu (a prebuilt binary from $PREBUILT, else cmake --build --target
@@ -9,6 +9,8 @@
 #      fa rows + FC_AB_LONG=few long rows + the seed), ended by $AB_DL seconds after the start.
 # Output in $OUT (8 files at most): run.log (summary), check.txt, ab.txt, san.txt, testgpu.txt,
 # ptxas.txt, sass.txt, rest.tar.gz. Usage (device): B_FLAGS=-DFOO=0 bash src/cuda/sm90/dev/oneshot.sh
+# (A_FLAGS=-DFOO=1 B_FLAGS= : a knob that is off by default on the A side; the test_gpu lane's cmake
+# build then takes A_FLAGS too, and PREBUILT should be left unset).
 OUT=${OUT:-/tmp/out}; X=$OUT/x; mkdir -p $X; BD=/tmp/fcb; mkdir -p $BD/b
 CHECK_DL=${CHECK_DL:-100}; AB_DL=${AB_DL:-165}
 T0=$(date +%s); el() { echo $(( $(date +%s) - T0 )); }
@@ -21,13 +23,13 @@ NSRC=$(echo $SRCS | wc -w)
 build() { # $1 = object dir, $2 = extra nvcc flags
   echo $SRCS | tr ' ' '\n' | xargs -P8 -I{} sh -c "$NV $2 -c {} -o $1/\$(basename {} .cu).o 2> $1/\$(basename {} .cu).ptxas"
 }
-build $BD "" & build $BD/b "$B_FLAGS" & wait
+build $BD "$A_FLAGS" & build $BD/b "$B_FLAGS" & wait
 [ $(ls $BD/*.o $BD/b/*.o | wc -l) = $(( 2 * NSRC )) ] || { echo "BUILD FAILED" >> $LOG; cat $BD/*.ptxas $BD/b/*.ptxas >> $LOG; exit 1; }
 nvcc -shared -o $BD/libfcdev.so $BD/*.o -lcudart && nvcc -shared -o $BD/libfcdev_b.so $BD/b/*.o -lcudart &&
   $NV -o $BD/sanity src/cuda/sm90/dev/sanity.cu $BD/*.o || { echo "LINK FAILED" >> $LOG; exit 1; }
 echo "build: $(el) s" >> $LOG
 cat $BD/*.ptxas > $OUT/ptxas.txt
-{ echo "A (ptxas):"; grep -h "spill\|Used\|C75" $BD/*.ptxas | sort | uniq -c
+{ echo "A $A_FLAGS (ptxas):"; grep -h "spill\|Used\|C75" $BD/*.ptxas | sort | uniq -c
   echo "B $B_FLAGS (ptxas):"; grep -h "spill\|Used\|C75" $BD/b/*.ptxas | sort | uniq -c; } >> $LOG
 cuobjdump -sass $BD/sm90_fwd_bf16_hdim64.o > $X/sass_bf16_d64.txt 2>&1
 grep -n "Function :\|HGMMA\|WARPGROUP\|STG\|BAR\.\(SYNC\|ARV\)" $X/sass_bf16_d64.txt | cut -c1-120 > $OUT/sass.txt
@@ -46,7 +48,8 @@ done
     TG=$PREBUILT/test_gpu; export LD_LIBRARY_PATH=$PREBUILT; echo "test_gpu: prebuilt ($PREBUILT)"
   else
     echo "test_gpu: cmake build"
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFLASHCORE_CUDA=ON -DFLASHCORE_CUDA_ARCHS=90a-real > $X/cmake.log 2>&1 &&
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFLASHCORE_CUDA=ON -DFLASHCORE_CUDA_ARCHS=90a-real \
+      -DCMAKE_CUDA_FLAGS="$A_FLAGS" > $X/cmake.log 2>&1 &&
       timeout $(left $CHECK_DL) cmake --build build --target test_gpu -j 8 >> $X/cmake.log 2>&1 && TG=build/tests/test_gpu
     echo "cmake rc=$? at $(el) s"
   fi
