@@ -206,6 +206,12 @@ def run_checks(splits, L=None, dims=(64, 96, 128, 192, 256, 32), tag=""):
     return fails
 
 
+def seed_qkvo(S, dev):
+    """Fresh inputs of the seed shape (f16, B=1, H=8, D=64, S=Sq=Sk) and an output buffer."""
+    q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
+    return q, torch.randn_like(q), torch.randn_like(q), torch.empty_like(q)
+
+
 def bench(fn, graph=False):
     import triton.testing as tt
     if graph:
@@ -271,10 +277,7 @@ def run_bench(quick=False):
     print("| seed S | flashcore us | FA2 us | cuDNN us |")
     print("|---|---|---|---|")
     for S in (256, 512, 1024):
-        q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
-        k = torch.randn_like(q)
-        v = torch.randn_like(q)
-        o = torch.empty_like(q)
+        q, k, v, o = seed_qkvo(S, dev)
         t_fc = bench(lambda: fc(q, k, v, o, None), graph=True)
         qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         res = {}
@@ -318,9 +321,7 @@ def run_ablation():
     print("| seed S (f16, graph, us) | default | no split | no PDL | no split, no PDL | no pingpong |")
     print("|---|---|---|---|---|---|")
     for S in (256, 512, 1024):
-        q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
-        k, v = torch.randn_like(q), torch.randn_like(q)
-        o = torch.empty_like(q)
+        q, k, v, o = seed_qkvo(S, dev)
         r = []
         for sp, pdl, L in ((0, 1, lib), (1, 1, lib), (0, 0, lib), (1, 0, lib), (0, 1, lib_nopp)):
             L.fcdev_set_splits(sp)
@@ -378,9 +379,7 @@ def run_ab():
     print("| seed S (f16, graph, us) | A | B | cuDNN |")
     print("|---|---|---|---|")
     for S in (256, 512, 1024):
-        q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
-        k, v = torch.randn_like(q), torch.randn_like(q)
-        o = torch.empty_like(q)
+        q, k, v, o = seed_qkvo(S, dev)
         r = [bench(lambda: fc(q, k, v, o, None, L=L), graph=True) * 1e3 for L in (lib, lib_nopp)]
         qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
@@ -407,9 +406,7 @@ def run_ws_ab():
     print("| seed S (f16, graph, us) | A split | B no split | A/B | FA2 | cuDNN | A/cuDNN | B/cuDNN | A spread |")
     print("|---|---|---|---|---|---|---|---|---|")
     for S in (256, 512, 1024):
-        q = torch.randn(1, S, 8, 64, device=dev, dtype=torch.float16)
-        k, v = torch.randn_like(q), torch.randn_like(q)
-        o = torch.empty_like(q)
+        q, k, v, o = seed_qkvo(S, dev)
         ta, tb, sp = ab(lambda: fc(q, k, v, o, None), True)
         qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         res = {}
