@@ -21,6 +21,25 @@ static __device__ __forceinline__ float fc_quad_sum(float x) {
     return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
 
+/*
+ * Running maxima in log2 units. Every probability is exp2(s * mult - M) and every rescale factor
+ * exp2(M_old - M_new), where M = fc_log2_max(m) is the max times mult rounded once (__fmul_rn:
+ * never contracted into an FMA). With equally rounded M on both sides a factor is exactly 1 when the
+ * max did not move; a contracted fma(m_old, mult, -M_new) gave 1 +- 1 ulp on every tile instead,
+ * which drifted the row sum by ~3e-5 over 16k keys (bench/NOTES.md). The online softmax, the
+ * key-group merge and the lse all take their maxima through these.
+ */
+static __device__ __forceinline__ float fc_log2_max(float m, float mult) { return __fmul_rn(m, mult); }
+/* M of a new max, with -inf (no key seen yet) taken as 0 so that -inf - M is never NaN. */
+static __device__ __forceinline__ float fc_log2_max_safe(float m, float mult) {
+    return m == -INFINITY ? 0.0f : fc_log2_max(m, mult);
+}
+/* exp2(M_old - M_new): the factor for state accumulated against max m_old once the max is m_new
+ * (m_new_log2 = fc_log2_max_safe(m_new)); exactly 1 when the max did not move. */
+static __device__ __forceinline__ float fc_rescale_factor(float m_old, float m_new, float m_new_log2, float mult) {
+    return m_new != m_old ? fc_exp2(fc_log2_max(m_old, mult) - m_new_log2) : 1.0f;
+}
+
 /* Score transform before masking: softcap (tanh) or sign flip for a negative scale. Both flags are
  * uniform over the grid, so the branches cost nothing when off. tanhf (2 ulp) rather than a fast
  * formula: the softcap multiplies tanh's absolute error (softcap 40 turns 1e-7 into 4e-6 of score,
@@ -67,15 +86,9 @@ static __device__ __forceinline__ bool fc_softmax_step(float (&s)[kMT][kNT][4], 
 #pragma unroll
             for (int nt = 0; nt < kNT; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
             mx = fc_quad_max(mx);
-            /* The scaled max is rounded once (__fmul_rn: never contracted) and corr is the exact
-             * ratio of two such values, 1 when the max did not move. With a contracted
-             * fma(old, mult, -m_scaled) an unmoved max gave 2^(rounding error of m * mult), i.e.
-             * corr = 1 +- 1 ulp, the same every tile: over 256 key tiles the row sum drifted by
-             * ~3e-5 relative (the "16k-key lse" failure, bench/NOTES.md). */
-            const float m_scaled = (mx == -INFINITY) ? 0.0f : __fmul_rn(mx, mult);
-            const bool row_moved = mx != row_max[mt][r];
-            corr[mt][r] = row_moved ? fc_exp2(__fmul_rn(row_max[mt][r], mult) - m_scaled) : 1.0f;
-            moved |= row_moved;
+            const float m_scaled = fc_log2_max_safe(mx, mult);
+            corr[mt][r] = fc_rescale_factor(row_max[mt][r], mx, m_scaled, mult);
+            moved |= mx != row_max[mt][r];
             row_max[mt][r] = mx;
             float sum = 0.0f;
 #pragma unroll

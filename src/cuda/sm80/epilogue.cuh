@@ -27,8 +27,8 @@ static __device__ __forceinline__ void fc_finalize_rows(float (&o)[kMT][kDT][4],
             const float l = fc_quad_sum(row_sum[mt][r] - row_comp[mt][r]);
             const bool any = l > 0.0f;
             const float inv = any ? 1.0f / l : 0.0f;
-            /* the same rounded scaled max the probabilities were taken against (softmax.cuh) */
-            lse[mt][r] = any ? (__fmul_rn(row_max[mt][r], mult) + log2f(l)) * FC_LN2 : -INFINITY;
+            /* the same rounded max the probabilities were taken against */
+            lse[mt][r] = any ? (fc_log2_max(row_max[mt][r], mult) + log2f(l)) * FC_LN2 : -INFINITY;
 #pragma unroll
             for (int dt = 0; dt < kDT; ++dt) {
                 o[mt][dt][2 * r] *= inv;

@@ -41,8 +41,8 @@
  * group passed its last V barrier: Q sits in registers or was last read before it, K was last
  * read before it), one float per thread per slot so that the layout is the fragment layout and
  * conflict-free; after a CTA barrier group 0 folds them into its registers like one online-softmax
- * step (factors exp2 of differences of equally rounded scaled maxima, exactly 1 for the group
- * holding the max: softmax.cuh). Returns true in group 0, which goes on to the epilogue.
+ * step (fc_rescale_factor: exactly 1 for the group holding the max). Returns true in group 0,
+ * which goes on to the epilogue.
  */
 template <int kCfg, int kD, int kMT, int kDT>
 static __device__ __forceinline__ bool fc_merge_groups(unsigned char *smem, float mult, float (&o)[kMT][kDT][4],
@@ -85,8 +85,8 @@ static __device__ __forceinline__ bool fc_merge_groups(unsigned char *smem, floa
 #pragma unroll
             for (int g = 1; g < kG; ++g)
                 mx = fmaxf(mx, reinterpret_cast<const float *>(smem + g * fc_cfg_group_bytes(kC, kD))[j * kThreads + tid]);
-            const float m_scaled = (mx == -INFINITY) ? 0.0f : __fmul_rn(mx, mult);
-            float f = row_max[mt][r] == mx ? 1.0f : fc_exp2(__fmul_rn(row_max[mt][r], mult) - m_scaled);
+            const float m_scaled = fc_log2_max_safe(mx, mult);
+            float f = fc_rescale_factor(row_max[mt][r], mx, m_scaled, mult);
             float l = (row_sum[mt][r] - row_comp[mt][r]) * f;
 #pragma unroll
             for (int dt = 0; dt < kDT; ++dt) {
@@ -97,7 +97,7 @@ static __device__ __forceinline__ bool fc_merge_groups(unsigned char *smem, floa
             for (int g = 1; g < kG; ++g) {
                 const float *park = reinterpret_cast<const float *>(smem + g * fc_cfg_group_bytes(kC, kD)) + tid;
                 const float gm = park[j * kThreads];
-                f = gm == mx ? 1.0f : fc_exp2(__fmul_rn(gm, mult) - m_scaled);
+                f = fc_rescale_factor(gm, mx, m_scaled, mult);
                 l += (park[(j + 1) * kThreads] - park[(j + 2) * kThreads]) * f;
 #pragma unroll
                 for (int dt = 0; dt < kDT; ++dt) {

@@ -19,6 +19,11 @@
 /* -inf stands for "no key yet": a row whose every key so far is masked keeps max -inf; the max used
  * for the exponent is then taken as 0 so that exp2(-inf - 0) = 0 instead of exp2(-inf + inf) = NaN. */
 static __device__ __forceinline__ float fc_safe_max(float m_scaled) { return m_scaled == -INFINITY ? 0.f : m_scaled; }
+/* A max in log2 units, rounded once (__fmul_rn: never contracted into an FMA). Every rescale factor
+ * (alpha, the merges' weights) is fc_ex2 of the difference of two such values and lse adds log2(l)
+ * to one, so a factor is exactly 1 when the max did not move; a contracted m_old * c - M_new was
+ * 1 +- 1 ulp per key block, a row-sum drift that grows with the number of blocks (NOTES.md). */
+static __device__ __forceinline__ float fc_sm90_log2_max(float m, float c_log2) { return __fmul_rn(m, c_log2); }
 
 /* Per-row mask of a key block: key col is visible from row r iff col < sk and it lies inside the
  * window [r + off - wl, r + off + wr] (off = sk - sq, bottom-right alignment; -1 = unbounded). */
@@ -78,11 +83,8 @@ static __device__ __forceinline__ void fc_sm90_online_softmax(float (&s)[kN / 2]
 #pragma unroll
         for (int c = 0; c < kN / 8; ++c) mx = fmaxf(mx, fmaxf(s[4 * c + 2 * i], s[4 * c + 2 * i + 1]));
         mx = fc_quad_max(mx);
-        /* Both maxima rounded the same way (__fmul_rn: no contraction into an FMA), so alpha is
-         * exactly 1 when the max did not move; a contracted m*c - m_use would be 2^(+-1 ulp) on every
-         * key block, a drift of the row sum that grows with the number of blocks (sm80 fix, NOTES.md). */
-        const float m_use = fc_safe_max(__fmul_rn(mx, c_log2));
-        alpha[i] = fc_ex2(__fmul_rn(m[i], c_log2) - m_use);
+        const float m_use = fc_safe_max(fc_sm90_log2_max(mx, c_log2));
+        alpha[i] = fc_ex2(fc_sm90_log2_max(m[i], c_log2) - m_use);
         m[i] = mx;
         float sum = 0.f;
 #pragma unroll
