@@ -229,10 +229,10 @@ FC_API fc_status fc_attention_workspace_size(const fc_tensor *q, const fc_tensor
  * cudaGetLastError(): an error left pending by an earlier call of yours is never reported as
  * flashcore's, and a successful call leaves it pending, except the first call that uses a kernel
  * on a device: its once-per-kernel set-up calls into the CUDA runtime may reset it (seen on an
- * H200). A failing CUDA call, flashcore's included, replaces it. The shared library carries its own CUDA runtime, whose pending error your
- * cudaGetLastError() does not see at all; the static library shares yours when you link the static
- * CUDA runtime too. A sticky error (a corrupted context, e.g. after a kernel's illegal address) fails
- * every CUDA call, flashcore's included, until the context is reset; after cudaDeviceReset()
+ * H200). A failing CUDA call, flashcore's included, replaces it. The shared library carries its
+ * own CUDA runtime, whose pending error your cudaGetLastError() does not see at all; the static
+ * library shares yours when you link the static CUDA runtime too. A sticky error (a corrupted
+ * context, e.g. after a kernel's illegal address) fails every CUDA call, flashcore's included, until the context is reset; after cudaDeviceReset()
  * flashcore works again on memory allocated afresh (tested with the static library, where the reset
  * goes through the runtime flashcore uses).
  */
