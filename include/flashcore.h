@@ -232,9 +232,9 @@ FC_API fc_status fc_attention_workspace_size(const fc_tensor *q, const fc_tensor
  * H200). A failing CUDA call, flashcore's included, replaces it. The shared library carries its
  * own CUDA runtime, whose pending error your cudaGetLastError() does not see at all; the static
  * library shares yours when you link the static CUDA runtime too. A sticky error (a corrupted
- * context, e.g. after a kernel's illegal address) fails every CUDA call, flashcore's included, until the context is reset; after cudaDeviceReset()
- * flashcore works again on memory allocated afresh (tested with the static library, where the reset
- * goes through the runtime flashcore uses).
+ * context, e.g. after a kernel's illegal address) fails every CUDA call, flashcore's included,
+ * until the context is reset; after cudaDeviceReset() flashcore works again on memory allocated
+ * afresh (tested with the static library, where the reset goes through the runtime flashcore uses).
  */
 FC_API fc_status fc_attention_forward(const fc_tensor *q, const fc_tensor *k, const fc_tensor *v,
                                       const fc_tensor *out, const fc_tensor *lse,
