@@ -24,57 +24,12 @@
 #include "reference.h"
 #include "testgrid.h"
 
-/* ---- strided lse views ---------------------------------------------------------------------- */
-
-/* The grid's lse views keep a contiguous last dim; the API takes any lse strides, so some cases
- * swap in one of these (whole allocation poisoned, the view one element into it):
- *   token-major  [.., S, H] storage of the [.., H, S] view: each row's heads adjacent
- *   every third  the last dim at stride 3, odd padding after each head and sequence */
-enum { LSE_GRID, LSE_TOKEN_MAJOR, LSE_EVERY_THIRD, LSE_KINDS };
-static const char *const lse_kind_names[LSE_KINDS] = {"", " lse-token-major", " lse-stride3"};
-
-static int lse_view(fc_tg_view *v, int kind)
-{
-    fc_tensor t = v->t;
-    const int nd = t.ndim; /* [B, H, S] or varlen [H, T] */
-    const int64_t S = t.shape[nd - 1], H = t.shape[nd - 2];
-    if (kind == LSE_TOKEN_MAJOR) {
-        t.stride[nd - 1] = H;
-        t.stride[nd - 2] = 1;
-        if (nd == 3)
-            t.stride[0] = S * H;
-    } else {
-        t.stride[nd - 1] = 3;
-        t.stride[nd - 2] = 3 * S + 1;
-        if (nd == 3)
-            t.stride[0] = t.stride[1] * H + 5;
-    }
-    int64_t last = 0, any = 1;
-    for (int d = 0; d < nd; ++d) {
-        last += (t.shape[d] - 1) * t.stride[d];
-        any &= t.shape[d] > 0;
-    }
-    const int64_t nelem = (any ? last + 1 : 0) + 2;
-    float *base = (float *)malloc(sizeof(float) * (size_t)nelem);
-    if (!base)
-        return -1;
-    fc_t_poison(base, FC_DTYPE_F32, nelem);
-    t.data = base + 1;
-    free(v->base);
-    v->t = t;
-    v->base = base;
-    v->nelem = nelem;
-    return 0;
-}
-
-static int lse_kinds[FC_TG_MAX_CASES]; /* per grid case: LSE_* */
-
 /* ---- one case: the shared host problem (testgrid.h), run on CPU tensors ------------------- */
 
-static int run_case(const fc_tcase *c, int lse_kind, uint64_t seed, fc_tg_result *r)
+static int run_case(const fc_tcase *c, uint64_t seed, fc_tg_result *r)
 {
     fc_tg_problem p;
-    if (fc_tg_problem_init(&p, c, seed, FC_TG_PADS_ODD) || (c->lse && lse_kind != LSE_GRID && lse_view(&p.lse, lse_kind))) {
+    if (fc_tg_problem_init(&p, c, seed, FC_TG_PADS_ODD)) {
         fprintf(stderr, "out of memory\n");
         exit(2);
     }
@@ -156,16 +111,15 @@ static void build_grid(fc_tg_grid *g)
         c = fc_tg_add(g, 2, 2, 1, 100, 70, 64, dts[l % 3]), c->layout = l, c->wl = 12, c->wr = 4, c->softcap = 9.0f;
     }
     /* strided lse (token-major and every-third views) on assorted features, batched and varlen */
-    for (int kind = LSE_TOKEN_MAJOR; kind < LSE_KINDS; ++kind) {
-        c = fc_tg_add(g, 2, 4, 2, 65, 33, 64, dts[kind % 3]), c->causal = 1;
-        lse_kinds[g->n - 1] = kind;
+    for (int kind = FC_TG_LSE_TOKEN_MAJOR; kind < FC_TG_LSE_VIEWS; ++kind) {
+        c = fc_tg_add(g, 2, 4, 2, 65, 33, 64, dts[kind % 3]), c->causal = 1, c->lse_view = kind;
         c = fc_tg_add(g, 3, 2, 2, 1, 70, 128, dts[(kind + 1) % 3]), c->wl = 20, c->layout = FC_TG_PAD;
-        lse_kinds[g->n - 1] = kind;
+        c->lse_view = kind;
         c = fc_tg_add(g, 1, 3, 1, 130, 130, 80, dts[(kind + 2) % 3]), c->softcap = 7.0f, c->layout = FC_TG_SUB;
-        lse_kinds[g->n - 1] = kind;
+        c->lse_view = kind;
         const int lq[3] = {0, 9, 40}, lk[3] = {5, 0, 33};
         c = fc_tg_add_varlen(g, 3, lq, lk, 4, 2, 64, dts[kind % 3]), c->causal = 1, c->layout = FC_TG_TRANS;
-        lse_kinds[g->n - 1] = kind;
+        c->lse_view = kind;
     }
 }
 
@@ -183,7 +137,7 @@ static void add_random_cases(uint64_t seed)
     const int first = grid.n;
     fc_tg_add_random(&grid, &spec, seed);
     for (int i = first; i < grid.n; ++i) /* the lse view rotates over the random cases too */
-        lse_kinds[i] = (int)((seed + (uint64_t)i) % LSE_KINDS);
+        grid.cases[i].lse_view = (int)((seed + (uint64_t)i) % FC_TG_LSE_VIEWS);
 }
 
 /* ---- the reference itself, on cases whose answer is known without computing softmax -------- */
@@ -338,9 +292,7 @@ int main(int argc, char **argv)
         fc_tg_result r;
         char desc[256];
         fc_tg_describe(&grid.cases[i], desc, sizeof desc);
-        if (grid.cases[i].lse && lse_kinds[i] != LSE_GRID)
-            strncat(desc, lse_kind_names[lse_kinds[i]], sizeof desc - strlen(desc) - 1);
-        run_case(&grid.cases[i], lse_kinds[i], case_seed, &r);
+        run_case(&grid.cases[i], case_seed, &r);
         run++;
         printf("case %3d%s %-64s err=%.3e lowp=%.3e", i, i >= n_fixed ? "r" : " ", desc, r.err, r.lowp_err);
         if (grid.cases[i].lse)

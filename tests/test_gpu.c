@@ -80,28 +80,12 @@ static void free_pair(fc_tg_view *h, dev_view *d)
 
 /* ---- one case: the shared host problem, mirrored on the device ------------------------------- */
 
-/* Cases (contiguous layout) whose lse is viewed token-major: [.., S, H] storage of the [.., H, S]
- * view, a strided last dim; the dense allocation of the grid's contiguous lse view holds it. */
-static int lse_token_major[FC_TG_MAX_CASES];
-
-static void set_lse_token_major(fc_tensor *t)
-{
-    const int nd = t->ndim;
-    const int64_t S = t->shape[nd - 1], H = t->shape[nd - 2];
-    t->stride[nd - 1] = H;
-    t->stride[nd - 2] = 1;
-    if (nd == 3)
-        t->stride[0] = S * H;
-}
-
-static int run_case(const fc_tcase *c, int lse_tm, uint64_t seed, fc_tg_result *r, size_t *workspace)
+static int run_case(const fc_tcase *c, uint64_t seed, fc_tg_result *r, size_t *workspace)
 {
     memset(r, 0, sizeof *r);
     fc_tg_problem p;
     if (fc_tg_problem_init(&p, c, seed, FC_TG_PADS_ALIGNED))
         die("out of host memory");
-    if (c->lse && lse_tm && c->layout == FC_TG_CONTIG)
-        set_lse_token_major(&p.lse.t);
     dev_view q, k, v, o, lse;
     memset(&q, 0, sizeof q), memset(&k, 0, sizeof k), memset(&v, 0, sizeof v);
     memset(&o, 0, sizeof o), memset(&lse, 0, sizeof lse);
@@ -191,17 +175,18 @@ static void build_quick_grid(fc_tg_grid *g)
         c = fc_tg_add_varlen(g, 5, lq, lk, 4, 2, 128, BF16), c->causal = 1;
         c = fc_tg_add_varlen(g, 5, lq, lk, 2, 2, 64, F16), c->wl = 9, c->wr = 3, c->layout = FC_TG_PAD;
         c = fc_tg_add_varlen(g, 5, lq, lk, 4, 2, 64, F16), c->causal = 1; /* token-major lse */
-        lse_token_major[g->n - 1] = 1;
+        c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
     }
-    c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, BF16), lse_token_major[g->n - 1] = 1; /* key-group split (sm_90) or split-KV */
-    c = fc_tg_add(g, 3, 64, 64, 65, 65, 128, F16), lse_token_major[g->n - 1] = 1; /* unsplit */
+    /* key-group split (sm_90) or split-KV */
+    c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, BF16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
+    c = fc_tg_add(g, 3, 64, 64, 65, 65, 128, F16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR; /* unsplit */
     /* Key-group split (portable, hd <= 64) with 9-16 key blocks: each of the 4 groups refills its
      * 2-stage K/V ring (only with many heads of short rows, where split-KV would double up CTAs) */
     c = fc_tg_add(g, 1, 72, 8, 16, 600, 64, BF16), c->causal = 1;
     /* Hopper query-row split with the K/V ring wrapping: hd 64, 9 key blocks (5 and 4 per warpgroup
      * over 4 stages; portable: split-KV, the combine writes a token-major lse); hd 128 causal with
      * Sq > Sk (2 stages, up to 4 blocks; rows 0..49 fully masked inside a non-empty tile) */
-    c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, F16), lse_token_major[g->n - 1] = 1;
+    c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, F16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
     c = fc_tg_add(g, 1, 2, 2, 450, 400, 128, BF16), c->causal = 1;
 }
 
@@ -273,13 +258,13 @@ static void build_grid(fc_tg_grid *g)
         c = fc_tg_add(g, 1, 2, 2, 300, 300, 256, dts[l % 2]), c->layout = l, c->causal = l % 2;
     }
     /* token-major lse (a strided last dim): split-KV and unsplit grids, windows, varlen */
-    c = fc_tg_add(g, 1, 2, 2, 300, 300, 64, F16), lse_token_major[g->n - 1] = 1;
-    c = fc_tg_add(g, 1, 2, 2, 1000, 1000, 128, BF16), c->causal = 1, lse_token_major[g->n - 1] = 1;
-    c = fc_tg_add(g, 4, 40, 8, 129, 200, 64, BF16), c->wl = 30, c->wr = 2, lse_token_major[g->n - 1] = 1;
-    c = fc_tg_add(g, 2, 16, 16, 257, 257, 256, F16), c->softcap = 20.0f, lse_token_major[g->n - 1] = 1;
+    c = fc_tg_add(g, 1, 2, 2, 300, 300, 64, F16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
+    c = fc_tg_add(g, 1, 2, 2, 1000, 1000, 128, BF16), c->causal = 1, c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
+    c = fc_tg_add(g, 4, 40, 8, 129, 200, 64, BF16), c->wl = 30, c->wr = 2, c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
+    c = fc_tg_add(g, 2, 16, 16, 257, 257, 256, F16), c->softcap = 20.0f, c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
     {
         const int lq[5] = {0, 1, 65, 7, 130}, lk[5] = {5, 0, 65, 1, 200};
-        c = fc_tg_add_varlen(g, 5, lq, lk, 8, 2, 128, BF16), c->causal = 1, lse_token_major[g->n - 1] = 1;
+        c = fc_tg_add_varlen(g, 5, lq, lk, 8, 2, 128, BF16), c->causal = 1, c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
     }
     /* Key-group split (portable, hd <= 64) with 9-16 key blocks (3-4 per group, the ring refilled):
      * taken only for many heads of rows <= 64, where split-KV would put two CTAs on an SM */
@@ -293,7 +278,7 @@ static void build_grid(fc_tg_grid *g)
     /* Hopper query-row split: hd 128 causal Sq > Sk (fully masked rows inside a non-empty tile, the
      * 2-stage ring wrapping), hd 64 with 9 key blocks over its 4 stages */
     c = fc_tg_add(g, 1, 2, 2, 450, 400, 128, BF16), c->causal = 1;
-    c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, F16), lse_token_major[g->n - 1] = 1;
+    c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, F16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
 }
 
 /* Random cases from the run's seed: features mixed freely, bounded work. */
@@ -584,9 +569,7 @@ int main(int argc, char **argv)
         size_t workspace;
         char desc[256];
         fc_tg_describe(&grid.cases[i], desc, sizeof desc);
-        if (grid.cases[i].lse && lse_token_major[i])
-            strncat(desc, " lse-token-major", sizeof desc - strlen(desc) - 1);
-        const int ok = run_case(&grid.cases[i], lse_token_major[i], seed + (uint64_t)i * 7919u, &r, &workspace);
+        const int ok = run_case(&grid.cases[i], seed + (uint64_t)i * 7919u, &r, &workspace);
         run++;
         split += workspace > 0;
         if (!ok)

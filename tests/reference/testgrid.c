@@ -8,6 +8,7 @@
 #include "testgrid.h"
 
 static const char *const layout_names[FC_TG_LAYOUTS] = {"contig", "padded", "transposed", "subview"};
+static const char *const lse_view_names[FC_TG_LSE_VIEWS] = {"", " lse-token-major", " lse-stride3"};
 
 static size_t tg_esize(fc_dtype dt)
 {
@@ -45,7 +46,7 @@ void fc_tg_describe(const fc_tcase *c, char *buf, size_t n)
     if (c->qscale != 1.0)
         len += snprintf(buf + len, n - (size_t)len, " |q|x%g", c->qscale);
     if (c->lse)
-        len += snprintf(buf + len, n - (size_t)len, " lse");
+        len += snprintf(buf + len, n - (size_t)len, " lse%s", lse_view_names[c->lse_view]);
     snprintf(buf + len, n - (size_t)len, " %s", layout_names[c->layout]);
 }
 
@@ -254,6 +255,44 @@ int fc_tg_make_view(fc_tg_view *v, fc_dtype dt, int ndim, const int64_t *shape, 
     return 0;
 }
 
+/* Replace the lse view v by a FC_TG_LSE_TOKEN_MAJOR or _EVERY_THIRD one (testgrid.h) of the same
+ * shape. The view starts one element (pads FC_TG_PADS_ALIGNED: 16 bytes) into its poisoned
+ * allocation, so a write before it shows too. Returns 0, or -1 when out of memory. */
+static int tg_strided_lse(fc_tg_view *v, int kind, int pads)
+{
+    fc_tensor t = v->t;
+    const int nd = t.ndim; /* [B, H, S] or varlen [H, T] */
+    const int64_t S = t.shape[nd - 1], H = t.shape[nd - 2];
+    if (kind == FC_TG_LSE_TOKEN_MAJOR) {
+        t.stride[nd - 1] = H;
+        t.stride[nd - 2] = 1;
+        if (nd == 3)
+            t.stride[0] = S * H;
+    } else {
+        t.stride[nd - 1] = 3;
+        t.stride[nd - 2] = 3 * S + 1;
+        if (nd == 3)
+            t.stride[0] = t.stride[1] * H + 5;
+    }
+    const int64_t lead = pads == FC_TG_PADS_ALIGNED ? 4 : 1;
+    int64_t last = 0, any = 1;
+    for (int d = 0; d < nd; ++d) {
+        last += (t.shape[d] - 1) * t.stride[d];
+        any &= t.shape[d] > 0;
+    }
+    const int64_t nelem = (any ? last + 1 : 0) + 2 * lead;
+    float *base = (float *)malloc(sizeof(float) * (size_t)nelem);
+    if (!base)
+        return -1;
+    fc_t_poison(base, FC_DTYPE_F32, nelem);
+    t.data = base + lead;
+    free(v->base);
+    v->t = t;
+    v->base = base;
+    v->nelem = nelem;
+    return 0;
+}
+
 size_t fc_tg_view_bytes(const fc_tg_view *v)
 {
     return (size_t)v->nelem * tg_esize(v->t.dtype);
@@ -297,7 +336,8 @@ int fc_tg_problem_init(fc_tg_problem *p, const fc_tcase *c, uint64_t seed, int p
         fc_tg_make_view(&p->k, c->dtype, nd, kshape, l == FC_TG_CONTIG ? FC_TG_CONTIG : (l % 3) + 1, pads) ||
         fc_tg_make_view(&p->v, c->dtype, nd, kshape, l, pads) ||
         fc_tg_make_view(&p->o, c->dtype, nd, qshape, l == FC_TG_CONTIG ? FC_TG_CONTIG : ((l + 1) % 3) + 1, pads) ||
-        (c->lse && fc_tg_make_view(&p->lse, FC_DTYPE_F32, nd - 1, lshape, l == FC_TG_TRANS ? FC_TG_SUB : l, pads))) {
+        (c->lse && fc_tg_make_view(&p->lse, FC_DTYPE_F32, nd - 1, lshape, l == FC_TG_TRANS ? FC_TG_SUB : l, pads)) ||
+        (c->lse && c->lse_view != FC_TG_LSE_LAYOUT && tg_strided_lse(&p->lse, c->lse_view, pads))) {
         fc_tg_problem_free(p);
         return -1;
     }

@@ -23,12 +23,19 @@ extern "C" {
 /* Memory layouts of the views (see fc_tg_make_view). */
 enum { FC_TG_CONTIG, FC_TG_PAD, FC_TG_TRANS, FC_TG_SUB, FC_TG_LAYOUTS };
 
+/* The lse output's view (the API takes any lse strides): the case layout's (last dim contiguous),
+ * or one of these, each in an allocation of its own, poisoned, the view starting a little into it:
+ *   token-major  [.., S, H] storage of the [.., H, S] view: each row's heads adjacent
+ *   every third  the last dim at stride 3, odd padding after each head and sequence */
+enum { FC_TG_LSE_LAYOUT, FC_TG_LSE_TOKEN_MAJOR, FC_TG_LSE_EVERY_THIRD, FC_TG_LSE_VIEWS };
+
 typedef struct fc_tcase {
     int B, Hq, Hkv, Sq, Sk, D; /* batched shape (B, Sq, Sk ignored for varlen) */
     fc_dtype dtype;
     int causal, wl, wr;
     float softcap, scale;
     int lse;
+    int lse_view; /* FC_TG_LSE_* */
     int layout;
     double qscale; /* input magnitude of q (larger = peakier softmax) */
     int nseq;      /* > 0: varlen with these per-sequence lengths */
@@ -119,8 +126,8 @@ typedef struct fc_tg_problem {
     int64_t tq;                 /* query tokens (B*Sq, or the varlen total) */
 } fc_tg_problem;
 
-/* Views for the case (q/k/v/o/lse in different flavours of its layout so their strides all differ),
- * outputs poisoned, fresh random q, k, v from seed, params set. Returns 0, or -1 when out of memory
+/* Views for the case (q/k/v/o/lse in different flavours of its layout so their strides all differ;
+ * lse as c->lse_view says), outputs poisoned, fresh random q, k, v from seed, params set. Returns 0, or -1 when out of memory
  * (everything freed). The struct must not be copied (cu_seqlens point into it). */
 int fc_tg_problem_init(fc_tg_problem *p, const fc_tcase *c, uint64_t seed, int pads);
 void fc_tg_problem_free(fc_tg_problem *p);
