@@ -26,9 +26,9 @@
                                    * last P V (0: dev A/B builds only) */
 #endif
 #ifndef FC_SM90_TMA_STORE
-#define FC_SM90_TMA_STORE 0 /* 1: O leaves through shared memory and TMA bulk tensor stores where the
-                             * layout and shared memory allow (dev A/B builds only until measured;
-                             * NOTES-sm90 item 17); 0: plain stores, the kernels as before */
+#define FC_SM90_TMA_STORE 1 /* 1: O leaves through shared memory and TMA bulk tensor stores where the
+                             * layout, shared memory and the measurement allow (fc_sm90_o_stage_bytes;
+                             * NOTES-sm90 items 17-18); 0: plain stores everywhere (dev A/B builds) */
 #endif
 #ifndef FC_SM90_TMA_STORE_QTILE
 #define FC_SM90_TMA_STORE_QTILE 0 /* 1: with FC_SM90_TMA_STORE, the 256 tiles stage O in the Q tile
@@ -144,8 +144,9 @@ static constexpr __host__ __device__ int fc_sm90_smem_bytes_base(int head_dim_pa
  * 128-byte swizzle) and one thread stores it with bulk tensor stores (boxes of 64 columns x 64 rows,
  * clipped by the tensor map at seqlen_q and at the real head dim). Where that tile lives:
  *  1 (own tile): the kernel's shared memory + a staging tile of its query rows (64 x kD x 2 bytes
- *    per warpgroup) fits in 227 KB: 64 (128 KB), 128 (192 KB), wide 64 (176 KB), query-row split
- *    64 (173 KB) and 128 (213 KB);
+ *    per warpgroup) fits in 227 KB: 128 (192 KB), query-row split 64 (173 KB) and 128 (213 KB);
+ *    not 64 and wide 64 outside the query-row split (room, but measured 1.5-4% slower than the
+ *    plain stores on the H200, NOTES-sm90 item 18);
  *  2 (the Q tile, only with FC_SM90_TMA_STORE_QTILE): no room, and the Q tile is released only
  *    after the last P V anyway (256 and wide 256, fc_sm90_early_q): each warpgroup stages O in its
  *    own 64 Q rows (its last Q K^T has retired) and frees the Q tile only once the bulk store has
@@ -155,7 +156,7 @@ static constexpr __host__ __device__ int fc_sm90_smem_bytes_base(int head_dim_pa
  *    without FC_SM90_TMA_STORE_QTILE).
  * Varlen calls and O layouts TMA cannot describe take the plain stores at run time (args.o_tma). */
 static constexpr __host__ __device__ int fc_sm90_o_stage_bytes(int head_dim_pad, int block_n, bool wg_split) {
-    return FC_SM90_TMA_STORE && fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split) +
+    return FC_SM90_TMA_STORE && (wg_split || head_dim_pad > 64) && fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split) +
                                         64 * (wg_split ? 1 : FC_SM90_CONSUMER_WGS) * head_dim_pad * 2 <=
                                     FC_SM90_SMEM_MAX
                ? 64 * (wg_split ? 1 : FC_SM90_CONSUMER_WGS) * head_dim_pad * 2

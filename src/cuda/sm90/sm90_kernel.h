@@ -98,6 +98,7 @@ __global__ void __launch_bounds__(FC_SM90_THREADS, 1) fc_sm90_fwd_kernel(const _
         /* The last bulk store of O must have read the staging tile before the CTA's shared memory goes
          * (global visibility comes with the grid's completion). */
         if (args.o_tma && (threadIdx.x & 127) == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+        __syncwarp(); /* converged before the aligned named barrier below */
 #endif
         if (cwg == 0) fc_sm90_turn_begin<kD, kWS>(cwg); /* absorbs consumer 1's last hand-over */
     }

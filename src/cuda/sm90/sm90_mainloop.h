@@ -465,6 +465,7 @@ static __device__ __forceinline__ void fc_sm90_ws_merge_store(const fc_sm90_args
      * the barrier below tells the other 255 threads. */
     constexpr int kOMode = fc_sm90_o_store_mode(kD, fc_sm90_tile_for(kD).block_n, true);
     if (kOMode == 1 && a.o_tma && cwg == 0 && t == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+    __syncwarp(); /* bar.sync is .aligned: the warp must arrive converged, or it is counted twice */
 #endif
     fc_named_bar_sync(FC_SM90_BAR_CONSUMERS, 2 * 128);
 #if FC_SM90_TMA_STORE
