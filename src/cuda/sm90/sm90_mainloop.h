@@ -664,8 +664,9 @@ static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &
                        fc_pack2<kDtype>(o[4 * c + 6] * inv1, o[4 * c + 7] * inv1));
     }
     cuda::ptx::fence_proxy_async(cuda::ptx::space_shared);
+    if (issuer_warp || (kWS && FC_SM90_WS_EPI_SYNC)) fc_named_bar_sync(bar_full, kThreads);
+    else fc_named_bar_arrive(bar_full, kThreads);
     if (issuer_warp) {
-        fc_named_bar_sync(bar_full, kThreads);
         if (t == 0) {
             if (row_w0 < blk.sq) {
 #pragma unroll
@@ -677,8 +678,6 @@ static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &
             if constexpr (kMode == 2) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
         }
         __syncwarp();
-    } else {
-        fc_named_bar_arrive(bar_full, kThreads);
     }
     if constexpr (kMode == 2) fc_warp_arrive(sm.bar_q_empty); /* warp 0 only after the store read the tile */
     if constexpr (kLse) {
