@@ -30,10 +30,6 @@
                              * layout, shared memory and the measurement allow (fc_sm90_o_stage_bytes;
                              * NOTES-sm90 items 17-18); 0: plain stores everywhere (dev A/B builds) */
 #endif
-#ifndef FC_SM90_WS_EPI_SYNC
-#define FC_SM90_WS_EPI_SYNC 1 /* query-row split: every consumer thread waits at the staging tile's
-                               * EPI_FULL barrier (0: the non-issuing warps only arrive; dev A/B) */
-#endif
 #ifndef FC_SM90_TMA_STORE_QTILE
 #define FC_SM90_TMA_STORE_QTILE 0 /* 1: with FC_SM90_TMA_STORE, the 256 tiles stage O in the Q tile
                                    * (mode 2 below; spills 80 bytes in ptxas today: dev only) */

@@ -222,10 +222,18 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
                                                         const float (&o)[kD / 2], const float (&m)[2],
                                                         const float (&l)[2]);
 #if FC_SM90_TMA_STORE
-template <int kDtype, int kD, bool kWS, int kC0, int kC1, bool kLse, int kMode>
+template <int kDtype, int kD, int kMode>
 static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                             const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
                                                             const float (&m)[2], const float (&l)[2]);
+template <int kDtype, int kD, bool kWS, int kC0, int kC1>
+static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &sm, int cwg, const float (&o)[kD / 2],
+                                                       const float (&l)[2]);
+template <int kD, bool kWS, int kMode>
+static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                           const fc_sm90_block &blk, int cwg);
+static __device__ __forceinline__ void fc_sm90_lse_rows(const fc_sm90_args &a, const fc_sm90_block &blk, int row_w0,
+                                                        const float (&m)[2], const float (&l)[2]);
 #endif
 template <int kD, int kBN>
 static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
@@ -392,7 +400,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
          * blocks did not, and the producer may already be loading the next tile's Q). */
         if constexpr (kOMode != 0) {
             if (a.o_tma && (kOMode == 1 || blk.nb_max > blk.nb_min)) {
-                fc_sm90_epilogue_tma<kDtype, kD, false, 0, kD / 8, true, kOMode>(a, sm, blk, cwg, o, m, l);
+                fc_sm90_epilogue_tma<kDtype, kD, kOMode>(a, sm, blk, cwg, o, m, l);
                 return;
             }
         }
@@ -471,8 +479,10 @@ static __device__ __forceinline__ void fc_sm90_ws_merge_store(const fc_sm90_args
 #if FC_SM90_TMA_STORE
     if constexpr (kOMode == 1) {
         if (a.o_tma) {
-            if (cwg == 0) fc_sm90_epilogue_tma<kDtype, kD, true, 0, kD / 16, true, 1>(a, sm, blk, cwg, o, m, l);
-            else fc_sm90_epilogue_tma<kDtype, kD, true, kD / 16, kD / 8, false, 1>(a, sm, blk, cwg, o, m, l);
+            if (cwg == 0) fc_sm90_stage_o<kDtype, kD, true, 0, kD / 16>(sm, cwg, o, l);
+            else fc_sm90_stage_o<kDtype, kD, true, kD / 16, kD / 8>(sm, cwg, o, l);
+            fc_sm90_store_o_tma<kD, true, 1>(a, sm, blk, cwg); /* one barrier instruction for both */
+            if (cwg == 0) fc_sm90_lse_rows(a, blk, blk.m0, m, l);
             return;
         }
     }
@@ -609,52 +619,40 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
 
 #if FC_SM90_TMA_STORE
 /* ------------------------------------------------------------------------------------------------
- * TMA-store epilogue (FC_SM90_TMA_STORE, batched layouts with a tensor map for O): normalise, write
- * O's 8-column blocks [kC0, kC1) into the staging tile with stmatrix (x4: two 8-column blocks of the
- * warp's 16 rows), then one thread stores this warpgroup's rows (kWS: the tile's 64 rows, both
- * halves) with one bulk tensor store per 64-column chunk; the tensor map clips rows past seqlen_q and
- * columns past the head dim. LSE with plain stores as before.
+ * TMA-store epilogue (FC_SM90_TMA_STORE, batched layouts with a tensor map for O), in three parts:
+ * fc_sm90_stage_o normalises O's 8-column blocks [kC0, kC1) and writes them into the staging tile
+ * with stmatrix (x4: two 8-column blocks of the warp's 16 rows); fc_sm90_store_o_tma waits for every
+ * writer and lets one thread store the rows (kWS: the tile's 64 rows, both halves) with one bulk
+ * tensor store per 64-column chunk, the tensor map clipping rows past seqlen_q and columns past the
+ * head dim; fc_sm90_lse_rows writes the LSE with plain stores as before.
  * Staging tile: 64-column chunks of kRows rows x 128 bytes, 128-byte swizzle (the 16-byte unit u of
- * row r sits at unit u ^ (r & 7)), the tensor map's layout; this warpgroup's 64 rows start at row
+ * row r sits at unit u ^ (r & 7)), the tensor map's layout; a warpgroup's 64 rows start at row
  * 64 * cwg (kWS: 0). Ordering: (1) the previous bulk store from the tile must have read it
  * (kMode 1: the issuing thread waits for its bulk group, then barrier EPI_FREE; kWS: the merge's
  * second barrier; kMode 2: the Q tile, whose rows this warpgroup no longer reads and which the
  * producer does not refill before bar_q_empty); (2) every writer fences its generic-proxy writes
  * for the async proxy, then barrier EPI_FULL, then the store. Warp 0 (of warpgroup 0 with kWS)
- * holds the issuing thread: it arrives at EPI_FREE and waits at EPI_FULL, the other warps wait at
- * EPI_FREE and arrive at EPI_FULL (distinct ids, so a warp that runs ahead never counts twice).
+ * holds the issuing thread. Per warpgroup it arrives at EPI_FREE and waits at EPI_FULL, the other
+ * warps wait at EPI_FREE and arrive at EPI_FULL (distinct ids, so a warp that runs ahead never
+ * counts twice). With kWS every thread waits at EPI_FULL, and at one instruction: bar.sync is
+ * .aligned, so the two warpgroups, which write different column halves (different code), must
+ * meet at the same barrier instruction (synccheck reports it otherwise; with arrivals from two
+ * code sites racecheck reported hazards in the merge area, H200 2026-11-29).
  * kMode 2 frees the Q tile (bar_q_empty) once the store has read it.
  * ---------------------------------------------------------------------------------------------- */
-template <int kDtype, int kD, bool kWS, int kC0, int kC1, bool kLse, int kMode>
-static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
-                                                            const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
-                                                            const float (&m)[2], const float (&l)[2]) {
-    static_assert(kMode == 1 || (kMode == 2 && !kWS), "TMA-store epilogue: own staging tile, or the Q tile");
+template <int kDtype, int kD, bool kWS, int kC0, int kC1>
+static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &sm, int cwg, const float (&o)[kD / 2],
+                                                       const float (&l)[2]) {
     static_assert(kC0 % 2 == 0 && kC1 % 2 == 0, "stmatrix.x4 writes 8-column blocks in pairs");
-    constexpr int kRows = kWS ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M; /* rows of one staging chunk */
-    constexpr int kChunkBytes = kRows * 128;
-    constexpr int kThreads = kWS ? 256 : 128; /* threads that write this staging tile */
+    constexpr int kChunkBytes = (kWS ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M) * 128; /* one 64-column chunk */
     const int t = threadIdx.x & 127;
     const int lane = t & 31, warp = t / 32;
-    const bool issuer_warp = warp == 0 && (!kWS || cwg == 0);
-    const int bar_free = FC_SM90_BAR_EPI_FREE + (kWS ? 0 : cwg), bar_full = FC_SM90_BAR_EPI_FULL + (kWS ? 0 : cwg);
-    const int row_w0 = blk.m0 + (kWS ? 0 : 64 * cwg);
     const float inv0 = l[0] > 0.f ? 1.f / l[0] : 0.f, inv1 = l[1] > 0.f ? 1.f / l[1] : 0.f;
-    if constexpr (kMode == 1 && !kWS) {
-        if (issuer_warp) {
-            if (t == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
-            __syncwarp();
-            fc_named_bar_arrive(bar_free, kThreads);
-        } else {
-            fc_named_bar_sync(bar_free, kThreads);
-        }
-    }
     /* stmatrix.x4 for blocks (c, c+1): lane 8i+k addresses row k of matrix i = (rows 8(i&1).., block
      * c + (i>>1)); registers: (rows 0-7, c), (rows 8-15, c), (rows 0-7, c+1), (rows 8-15, c+1). */
     const int row = 16 * warp + 8 * ((lane >> 3) & 1) + (lane & 7); /* within this warpgroup's 64 rows */
     const uint32_t u = (uint32_t)((lane >> 4) ^ (lane & 7));       /* (block parity) ^ (row & 7) */
-    unsigned char *stage = sm.o + (kWS ? 0 : cwg * 64 * 128);
-    const uint32_t rbase = fc_smem_u32(stage) + row * 128;
+    const uint32_t rbase = fc_smem_u32(sm.o + (kWS ? 0 : cwg * 64 * 128)) + row * 128;
 #pragma unroll
     for (int c = kC0; c < kC1; c += 2) {
         const uint32_t addr = rbase + (c / 8) * kChunkBytes + ((((uint32_t)c & 7) ^ u) << 4);
@@ -664,10 +662,21 @@ static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &
                        fc_pack2<kDtype>(o[4 * c + 6] * inv1, o[4 * c + 7] * inv1));
     }
     cuda::ptx::fence_proxy_async(cuda::ptx::space_shared);
-    if (issuer_warp || (kWS && FC_SM90_WS_EPI_SYNC)) fc_named_bar_sync(bar_full, kThreads);
-    else fc_named_bar_arrive(bar_full, kThreads);
+}
+template <int kD, bool kWS, int kMode>
+static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                           const fc_sm90_block &blk, int cwg) {
+    static_assert(kMode == 1 || (kMode == 2 && !kWS), "TMA-store epilogue: own staging tile, or the Q tile");
+    constexpr int kChunkBytes = (kWS ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M) * 128;
+    const int t = threadIdx.x & 127;
+    const bool issuer_warp = t / 32 == 0 && (!kWS || cwg == 0);
+    const int bar_full = FC_SM90_BAR_EPI_FULL + (kWS ? 0 : cwg);
+    if (kWS || issuer_warp) fc_named_bar_sync(bar_full, kWS ? 256 : 128);
+    else fc_named_bar_arrive(bar_full, 128);
     if (issuer_warp) {
         if (t == 0) {
+            const int row_w0 = blk.m0 + (kWS ? 0 : 64 * cwg);
+            unsigned char *stage = sm.o + (kWS ? 0 : cwg * 64 * 128);
             if (row_w0 < blk.sq) {
 #pragma unroll
                 for (int ch = 0; ch < kD / FC_SM90_CHUNK; ++ch)
@@ -680,13 +689,35 @@ static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &
         __syncwarp();
     }
     if constexpr (kMode == 2) fc_warp_arrive(sm.bar_q_empty); /* warp 0 only after the store read the tile */
-    if constexpr (kLse) {
-        if (a.p.lse && (lane & 3) == 0) {
-            const int r0 = row_w0 + 16 * warp + lane / 4;
-            if (r0 < blk.sq) fc_sm90_store_lse(a, blk, false, r0, (int64_t)blk.q_off + r0, m[0], l[0]);
-            if (r0 + 8 < blk.sq) fc_sm90_store_lse(a, blk, false, r0 + 8, (int64_t)blk.q_off + r0 + 8, m[1], l[1]);
+}
+/* LSE of the 64 rows starting at row_w0 (plain stores; batched layouts only). */
+static __device__ __forceinline__ void fc_sm90_lse_rows(const fc_sm90_args &a, const fc_sm90_block &blk, int row_w0,
+                                                        const float (&m)[2], const float (&l)[2]) {
+    const int t = threadIdx.x & 127;
+    if (a.p.lse && (t & 3) == 0) {
+        const int r0 = row_w0 + 16 * (t / 32) + (t & 31) / 4;
+        if (r0 < blk.sq) fc_sm90_store_lse(a, blk, false, r0, (int64_t)blk.q_off + r0, m[0], l[0]);
+        if (r0 + 8 < blk.sq) fc_sm90_store_lse(a, blk, false, r0 + 8, (int64_t)blk.q_off + r0 + 8, m[1], l[1]);
+    }
+}
+/* The whole epilogue of one warpgroup's 64 rows (no query-row split). */
+template <int kDtype, int kD, int kMode>
+static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                            const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
+                                                            const float (&m)[2], const float (&l)[2]) {
+    if constexpr (kMode == 1) {
+        const int bar_free = FC_SM90_BAR_EPI_FREE + cwg;
+        if ((threadIdx.x & 127) < 32) {
+            if ((threadIdx.x & 127) == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+            __syncwarp();
+            fc_named_bar_arrive(bar_free, 128);
+        } else {
+            fc_named_bar_sync(bar_free, 128);
         }
     }
+    fc_sm90_stage_o<kDtype, kD, false, 0, kD / 8>(sm, cwg, o, l);
+    fc_sm90_store_o_tma<kD, false, kMode>(a, sm, blk, cwg);
+    fc_sm90_lse_rows(a, blk, blk.m0 + 64 * cwg, m, l);
 }
 #endif
 
