@@ -105,8 +105,9 @@ typedef struct fc_sm80_plan {
     fc_sm80_fwd_fn fn;
     int num_m_blocks;
     int num_splits;
-    int qsplit;          /* 1: the key-group split config (tile_config.h), never with split-KV; 2, 3:
-                            its tuning variants (fc_cfg_qsplit_id) */
+    int qsplit;          /* 1: the key-group split config (tile_config.h), never with split-KV; 2: its
+                            one-warp-group variant; 3 (tuning builds): that one's 32-key variant
+                            (fc_cfg_qsplit_id) */
     size_t o_part_bytes; /* workspace layout under split-KV: o partials, then lse partials */
     size_t ws_bytes;
 } fc_sm80_plan;
@@ -142,8 +143,8 @@ static int fc_sm80_num_splits(int64_t ctas, int64_t n_blocks, int sms) {
  * latency, bound), the combine path ~2-5 us; with <= 2 blocks per group the split always won
  * (0.58-0.86x the time of split-KV on 7 shapes), with 4 it won where split-KV also ran 2 CTAs per
  * SM (0.73-0.76x) and lost where split-KV had one wave of single CTAs (1.08x, H4 S1024 D32).
- * split_cfg: the config split-KV would run. Returns the plan's qsplit (0: not taken; 1; tuning
- * builds 2, 3: fc_cfg_qsplit_id). Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1 takes it
+ * split_cfg: the config split-KV would run. Returns the plan's qsplit (0: not taken; 1; 2: the
+ * one-warp-group variant, first rule below; tuning builds 3: fc_cfg_qsplit_id). Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1 takes it
  * wherever it is compiled, =2 / =3 take the one-warp-group variants (configs 12 / 13) wherever they
  * are compiled; without any, FC_TUNE_SPLITS (the split-KV sweep) keeps it off.
  */
@@ -164,6 +165,17 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
     if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
     if (getenv("FC_TUNE_SPLITS")) return 0;
 #endif
+    /* One-warp groups (config 12: 32-row CTAs, 8 groups of one warp, one 64-key buffer each) when its
+     * CTAs make one wave that fills more than half the GPU and every group gets one or two key
+     * blocks: measured there (H200, bench/NOTES.md v6: 128 CTAs) 0.87-0.93x the time of config 11
+     * or split-KV; with idle groups (4 key blocks) or half a wave it was no faster. */
+    const int id2 = fc_cfg_qsplit_id(cls, hdim, 2);
+    if (id2 >= 0 && fc_cfg_smem_launch(fc_cfg_get(id2), hdim) <= d->smem_optin) {
+        const fc_tile_cfg c2 = fc_cfg_get(id2);
+        const int64_t ctas2 = (int64_t)((p->seqlen_q + c2.m - 1) / c2.m) * p->heads_q * p->batch;
+        const int64_t blocks2 = ((int64_t)p->seqlen_k + c2.n - 1) / c2.n;
+        if (2 * ctas2 > d->sms && ctas2 <= d->sms && blocks2 >= c2.groups && blocks2 <= 2 * (int64_t)c2.groups) return 2;
+    }
     const int64_t ctas = (int64_t)((p->seqlen_q + c.m - 1) / c.m) * p->heads_q * p->batch;
     const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
     if (ctas > d->sms || n_blocks < 2 || n_blocks > 4 * (int64_t)c.groups) return 0;

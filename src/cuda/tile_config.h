@@ -72,11 +72,12 @@ enum {
     FC_CFG_TUNING_END = 11,
     /* production again: the key-group split for small grids (fc_cfg_qsplit_for) */
     FC_CFG_Q_M64_N64_W8_G4_S2_QR = 11, /* hd 64 on sm_90: 64 rows, 4 groups x 2 warps (160.5 KB) */
-    /* tuning-only again (bench/NOTES.md, v6): the key-group split with one-warp groups, 8 of them on
-     * 32 rows (twice config 11's CTAs for the same rows); 8 double K/V buffers of 64 keys would need
-     * 256 KB, so either one buffer of 64 keys or two of 32 (161 KB either way) */
-    FC_CFG_TUNING2_BEGIN = 12,
+    /* the key-group split with one-warp groups (bench/NOTES.md, v6), 8 of them on 32 rows (twice
+     * config 11's CTAs for the same rows); 8 double K/V buffers of 64 keys would need 256 KB, so
+     * either one buffer of 64 keys or two of 32 (161 KB either way). 12 is production (one wave of
+     * 32-row CTAs, fc_sm80_take_qsplit), 13 tuning-only (measured no better, v6) */
     FC_CFG_Q_M32_N64_W8_G8_S1_QR = 12, /* hd 64 on sm_90: V(t) issued once K(t) has landed */
+    FC_CFG_TUNING2_BEGIN = 13,
     FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* hd 64 on sm_90: V(0) in the prologue, 32-key steps */
     FC_CFG_COUNT = 14
 };
@@ -112,15 +113,14 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_qsplit_for(int c
     return cls == FC_CLS_SM90 && hdim <= 64 ? FC_CFG_Q_M64_N64_W8_G4_S2_QR : -1;
 }
 
-/* The key-group split config of a plan's qsplit value: 1 the production one above; in tuning builds
- * 2 and 3 the one-warp-group variants (configs 12 and 13, hd 64 on sm_90), forced by FC_TUNE_QSPLIT
- * for an A/B (launch.cu). -1 where there is none. */
+/* The key-group split config of a plan's qsplit value: 1 the one above; 2 the one-warp-group
+ * variant (config 12, hd 64 on sm_90); in tuning builds 3 its 32-key variant (config 13), forced by
+ * FC_TUNE_QSPLIT for an A/B (launch.cu). -1 where there is none. */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_qsplit_id(int cls, int hdim, int qsplit) {
 #ifdef FC_CUDA_TUNING
-    if (qsplit == 2 || qsplit == 3)
-        return cls == FC_CLS_SM90 && hdim <= 64 ? (qsplit == 2 ? FC_CFG_Q_M32_N64_W8_G8_S1_QR : FC_CFG_Q_M32_N32_W8_G8_S2_QR)
-                                                : -1;
+    if (qsplit == 3) return cls == FC_CLS_SM90 && hdim <= 64 ? FC_CFG_Q_M32_N32_W8_G8_S2_QR : -1;
 #endif
+    if (qsplit == 2) return cls == FC_CLS_SM90 && hdim <= 64 ? FC_CFG_Q_M32_N64_W8_G8_S1_QR : -1;
     return qsplit == 1 ? fc_cfg_qsplit_for(cls, hdim) : -1;
 }
 
@@ -195,11 +195,12 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id,
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
         return fc_cfg_for(FC_CLS_SM90, hdim) == id || fc_cfg_qsplit_for(FC_CLS_SM90, hdim) == id ||
-               (fc_cfg_tuning_only(id) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
+               fc_cfg_qsplit_id(FC_CLS_SM90, hdim, 2) == id || (fc_cfg_tuning_only(id) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
                 fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
     return fc_arch_class(sm) >= 0 &&
-           (fc_cfg_for(fc_arch_class(sm), hdim) == id || fc_cfg_qsplit_for(fc_arch_class(sm), hdim) == id);
+           (fc_cfg_for(fc_arch_class(sm), hdim) == id || fc_cfg_qsplit_for(fc_arch_class(sm), hdim) == id ||
+            fc_cfg_qsplit_id(fc_arch_class(sm), hdim, 2) == id);
 }
 
 #endif

@@ -75,12 +75,13 @@ static fc_status fc_sm80_launch(const fc_sm80_args &a, int cls, int device, cuda
 #ifdef FC_CUDA_TUNING
     const char *tune = getenv("FC_TUNE_CFG");
     if (tune && cls == FC_CLS_SM90 && atoi(tune) >= 0) return fc_sm80_launch_tuned<T, kD, 0>(a, atoi(tune), device, stream);
-    /* the one-warp-group variants (FC_TUNE_QSPLIT=2/3: plan qsplit 2/3, sm_90 only) */
-    if (a.qsplit == 2 && cls == FC_CLS_SM90)
-        return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_id(FC_CLS_SM90, kD, 2)>(a, device, stream);
+    /* the 32-key one-warp-group variant (FC_TUNE_QSPLIT=3: plan qsplit 3, sm_90 only) */
     if (a.qsplit == 3 && cls == FC_CLS_SM90)
         return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_id(FC_CLS_SM90, kD, 3)>(a, device, stream);
 #endif
+    /* the one-warp-group key-group split (plan qsplit 2, sm_90 only) */
+    if (a.qsplit == 2 && cls == FC_CLS_SM90)
+        return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_id(FC_CLS_SM90, kD, 2)>(a, device, stream);
     if (a.qsplit) {
         switch (cls) {
         case FC_CLS_SM80: return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_for(FC_CLS_SM80, kD)>(a, device, stream);
