@@ -30,14 +30,6 @@
                              * layout, shared memory and the measurement allow (fc_sm90_o_stage_bytes;
                              * NOTES-sm90 items 17-18); 0: plain stores everywhere (dev A/B builds) */
 #endif
-#ifndef FC_SM90_DESC_ADVANCE
-#define FC_SM90_DESC_ADVANCE 1 /* wgmma descriptors: one per operand tile, advanced by an add per k-step
-                                * (0: rebuilt from the address each k-step; dev A/B builds only) */
-#endif
-#ifndef FC_SM90_EPI_PACK_FIRST
-#define FC_SM90_EPI_PACK_FIRST 1 /* plain-store epilogue: pack all of O, then store (0: pack and store
-                                  * block by block; dev A/B builds only) */
-#endif
 #ifndef FC_SM90_TMA_STORE_QTILE
 #define FC_SM90_TMA_STORE_QTILE 0 /* 1: with FC_SM90_TMA_STORE, the 256 tiles stage O in the Q tile
                                    * (mode 2 below; spills 80 bytes in ptxas today: dev only) */

@@ -188,19 +188,11 @@ static __device__ __forceinline__ void fc_sm90_producer(const fc_sm90_args &a, c
 template <int kDtype, int kD, int kBN>
 static __device__ __forceinline__ void fc_sm90_issue_qk(float (&s)[kBN / 2], uint32_t q_wg, uint32_t k_tile) {
     constexpr int BN = kBN;
-#if FC_SM90_DESC_ADVANCE
-    const uint64_t dq = fc_gmma_desc(q_wg, 16, 1024), dk = fc_gmma_desc(k_tile, 16, 1024);
-#endif
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk) {
         const uint32_t ch = kk / 4, w = kk % 4;
-#if FC_SM90_DESC_ADVANCE
-        const uint64_t da = fc_gmma_desc_advance(dq, ch * FC_SM90_BLOCK_M * 128 + w * 32);
-        const uint64_t db = fc_gmma_desc_advance(dk, ch * BN * 128 + w * 32);
-#else
         const uint64_t da = fc_gmma_desc(q_wg + ch * FC_SM90_BLOCK_M * 128 + w * 32, 16, 1024);
         const uint64_t db = fc_gmma_desc(k_tile + ch * BN * 128 + w * 32, 16, 1024);
-#endif
         if (kk == 0)
             fc_wgmma_ss<kDtype, BN>::template run<0>(s, da, db); /* S = Q K^T, not S += */
         else
@@ -214,16 +206,9 @@ template <int kDtype, int kD, int kBN>
 static __device__ __forceinline__ void fc_sm90_issue_pv(float (&o)[kD / 2], const uint32_t (&P)[kBN / 4],
                                                         uint32_t v_tile) {
     constexpr int BN = kBN;
-#if FC_SM90_DESC_ADVANCE
-    const uint64_t dv = fc_gmma_desc(v_tile, BN * 128, 1024);
-#endif
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
-#if FC_SM90_DESC_ADVANCE
-        const uint64_t db = fc_gmma_desc_advance(dv, kk * 16 * 128);
-#else
         const uint64_t db = fc_gmma_desc(v_tile + kk * 16 * 128, BN * 128, 1024);
-#endif
         fc_wgmma_rs<kDtype, kD>::run(o, &P[4 * kk], db);
     }
 }
@@ -611,21 +596,6 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
     const int row0 = blk.m0 + (kWS ? 0 : 64 * cwg) + 16 * (t / 32) + lane / 4;
     const bool varlen = p.cu_seqlens_q != nullptr;
     unsigned char *obase = (unsigned char *)p.o;
-#if FC_SM90_EPI_PACK_FIRST
-    /* Normalise and pack both rows first, into registers no store reads yet, then store: packing
-     * between stores made the multiplies wait for registers that queued stores still had to read
-     * (ncu, NOTES-sm90 item 19: 23% of a d256 row's samples). */
-    constexpr int kNC = kC1 - kC0;
-    uint32_t pk[2 * kNC];
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-        const float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;
-#pragma unroll
-        for (int c = kC0; c < kC1; ++c)
-            pk[i * kNC + c - kC0] = fc_pack2<kDtype>(o[4 * c + 2 * i] * inv, o[4 * c + 2 * i + 1] * inv);
-    }
-    fc_reg_fence(pk);
-#endif
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
         const float lsum = l[i]; /* already summed over the quad */
@@ -639,13 +609,8 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
 #pragma unroll
             for (int c = kC0; c < kC1; ++c) {
                 const int col = 8 * c + 2 * (lane & 3);
-#if FC_SM90_EPI_PACK_FIRST
-                (void)inv;
-                if (col < p.head_dim) optr[col / 2] = pk[i * kNC + c - kC0];
-#else
                 if (col < p.head_dim)
                     optr[col / 2] = fc_pack2<kDtype>(o[4 * c + 2 * i] * inv, o[4 * c + 2 * i + 1] * inv);
-#endif
             }
             if (kLse && p.lse && (lane & 3) == 0) fc_sm90_store_lse(a, blk, varlen, r, tok, m[i], lsum);
         }

@@ -76,13 +76,6 @@ static __device__ __forceinline__ uint64_t fc_gmma_desc(uint32_t smem_addr, uint
     return (uint64_t)((smem_addr & 0x3FFFF) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
            ((uint64_t)((sbo >> 4) & 0x3FFF) << 32) | (1ull << 62);
 }
-/* The descriptor of smem_addr + off from that of smem_addr: the start address field (bits 0-13,
- * address >> 4) cannot carry into lbo, since shared addresses stay below 2^18 bytes; off is a
- * multiple of 16 and usually a compile-time constant, so this is one add per k-step instead of the
- * masked, shifted and merged address of fc_gmma_desc. */
-static __device__ __forceinline__ uint64_t fc_gmma_desc_advance(uint64_t desc, uint32_t off) {
-    return desc + (off >> 4);
-}
 static __device__ __forceinline__ void fc_wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 static __device__ __forceinline__ void fc_wgmma_commit() {
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
