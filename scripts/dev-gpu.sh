@@ -2,7 +2,8 @@
 # One device run for the CUDA kernel work: build (sm_90a only, -j16), resource report, GPU tests
 # against the float64 reference, compute-sanitizer memcheck + racecheck on the quick grid, and the
 # timing comparison against torch SDPA (FA2, cuDNN). Logs go to $OUT (or ./dev-gpu-out).
-# Usage: sh scripts/dev-gpu.sh [steps...]   steps: build res test bench san ab check (default: build res test bench san)
+# Usage: sh scripts/dev-gpu.sh [steps...]   steps: build res test bench san ab check prof (default: build res test bench san)
+#   prof:  ncu source-level warp stalls of one fa row on the portable kernel (FC_PROF_ROW), summarised.
 #   ab:    A/B in one process (tuning build): seed rows (+FA2, cuDNN) and FC_AB_ROWS, A = the environment
 #          as is, B = with FC_AB_ENV (e.g. FC_TUNE_QSPLIT=0) added; two rounds in opposite order.
 #   check: test_gpu (full grid) as is and with FC_CHECK_ENV added, plus memcheck and racecheck of the
@@ -98,6 +99,32 @@ for shape in seed + extra:
 json.dump(out, open(sys.argv[2], "w"), indent=1)
 EOF
     echo "ab rc=$?"; cat "$OUT/ab.md"
+    ;;
+  prof)
+    # Source-level warp-stall sampling of the portable kernel on one fa row (FC_PROF_ROW=B,H,S,D,causal,dtype;
+    # default the weak bf16 B32 H16 S512 D128 row): the report, the per-instruction CSV and a summary
+    # (bench/ncu_source_summary.py). Needs ncu; clocks are not locked.
+    stamp prof
+    row=${FC_PROF_ROW:-32,16,512,128,0,bfloat16}
+    cat > "$OUT/prof_run.py" <<'PY'
+import sys, torch
+sys.path.insert(0, "scripts")
+from bench_gpu import Flashcore
+B, H, S, D, c, dt = sys.argv[2].split(",")
+B, H, S, D = int(B), int(H), int(S), int(D)
+q, k, v = (torch.randn(B, S, H, D, dtype=getattr(torch, dt), device="cuda") for _ in range(3))
+o = torch.empty_like(q)
+run = Flashcore(sys.argv[1]).prepare(q, k, v, o, c == "1")
+for _ in range(5):
+    run()
+torch.cuda.synchronize()
+PY
+    timeout ${FC_DEV_PROF_LIMIT:-120} ncu --clock-control none -k regex:fc_sm80_fwd --launch-skip 3 --launch-count 1 \
+      --section WarpStateStats --section SourceCounters --section SpeedOfLight --import-source yes -f -o "$OUT/prof" \
+      python3 "$OUT/prof_run.py" $B/libflashcore.so "$row" > "$OUT/prof.log" 2>&1; echo "ncu rc=$? (row $row)"
+    ncu -i "$OUT/prof.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip > "$OUT/prof_source.csv.gz"
+    ncu -i "$OUT/prof.ncu-rep" --page details > "$OUT/prof_details.txt" 2>&1
+    python3 bench/ncu_source_summary.py --title "portable kernel, row $row" "$OUT/prof_source.csv.gz" | tee "$OUT/prof_summary.txt"
     ;;
   check)
     stamp check
