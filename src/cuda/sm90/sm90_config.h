@@ -30,6 +30,12 @@
                              * layout, shared memory and the measurement allow (fc_sm90_o_stage_bytes;
                              * NOTES-sm90 items 17-18); 0: plain stores everywhere (dev A/B builds) */
 #endif
+#ifndef FC_SM90_TMA_STORE_PARTIAL
+#define FC_SM90_TMA_STORE_PARTIAL 0 /* 1: the 192 tile, whose staging tile does not fit whole, stages
+                                     * and stores O in passes of the 64-column chunks that fit (two,
+                                     * then one); prepared, not yet run on a GPU (NOTES-sm90 item 21).
+                                     * 256 and wide 128 spill with it (ptxas: 72 / 40-byte stack) */
+#endif
 #ifndef FC_SM90_TMA_STORE_QTILE
 #define FC_SM90_TMA_STORE_QTILE 0 /* 1: with FC_SM90_TMA_STORE, the 256 tiles stage O in the Q tile
                                    * (mode 2 below; spills 80 bytes in ptxas today: dev only) */
@@ -155,12 +161,23 @@ static constexpr __host__ __device__ int fc_sm90_smem_bytes_base(int head_dim_pa
  *  0 (plain stores, as before): no room (192: 240 KB, wide 128: 240 KB, and 256 / wide 256
  *    without FC_SM90_TMA_STORE_QTILE).
  * Varlen calls and O layouts TMA cannot describe take the plain stores at run time (args.o_tma). */
-static constexpr __host__ __device__ int fc_sm90_o_stage_bytes(int head_dim_pad, int block_n, bool wg_split) {
-    return FC_SM90_TMA_STORE && (wg_split || head_dim_pad > 64) && fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split) +
-                                        64 * (wg_split ? 1 : FC_SM90_CONSUMER_WGS) * head_dim_pad * 2 <=
-                                    FC_SM90_SMEM_MAX
-               ? 64 * (wg_split ? 1 : FC_SM90_CONSUMER_WGS) * head_dim_pad * 2
+/* 64-column chunks of O staged at a time (the staging window): all kD/64 where they fit; with
+ * FC_SM90_TMA_STORE_PARTIAL (dev, default 0) and the 192 tile as many as fit, the epilogue then
+ * staging and storing O in passes of that many chunks; 0: no staging tile. A chunk holds the tile's
+ * rows (128, or 64 with the query-row split) x 128 bytes. */
+static constexpr __host__ __device__ int fc_sm90_o_window_chunks(int head_dim_pad, int block_n, bool wg_split) {
+    return !FC_SM90_TMA_STORE || !(wg_split || head_dim_pad > 64) ? 0
+           : fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split) +
+                     (head_dim_pad / FC_SM90_CHUNK) * (wg_split ? 64 : FC_SM90_BLOCK_M) * 128 <=
+                 FC_SM90_SMEM_MAX
+               ? head_dim_pad / FC_SM90_CHUNK
+           : FC_SM90_TMA_STORE_PARTIAL && head_dim_pad == 192 && !wg_split
+               ? (FC_SM90_SMEM_MAX - fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split)) /
+                     ((wg_split ? 64 : FC_SM90_BLOCK_M) * 128)
                : 0;
+}
+static constexpr __host__ __device__ int fc_sm90_o_stage_bytes(int head_dim_pad, int block_n, bool wg_split) {
+    return fc_sm90_o_window_chunks(head_dim_pad, block_n, wg_split) * (wg_split ? 64 : FC_SM90_BLOCK_M) * 128;
 }
 static constexpr __host__ __device__ int fc_sm90_o_store_mode(int head_dim_pad, int block_n, bool wg_split) {
     return fc_sm90_o_stage_bytes(head_dim_pad, block_n, wg_split) > 0             ? 1

@@ -222,14 +222,14 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
                                                         const float (&o)[kD / 2], const float (&m)[2],
                                                         const float (&l)[2]);
 #if FC_SM90_TMA_STORE
-template <int kDtype, int kD, int kMode>
+template <int kDtype, int kD, int kMode, int kW>
 static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                             const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
                                                             const float (&m)[2], const float (&l)[2]);
-template <int kDtype, int kD, bool kWS, int kC0, int kC1>
+template <int kDtype, int kD, bool kWS, int kC0, int kC1, int kChunk0>
 static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &sm, int cwg, const float (&o)[kD / 2],
                                                        const float (&l)[2]);
-template <int kD, bool kWS, int kMode>
+template <int kD, bool kWS, int kMode, int kCh0, int kNCh>
 static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                            const fc_sm90_block &blk, int cwg);
 static __device__ __forceinline__ void fc_sm90_lse_rows(const fc_sm90_args &a, const fc_sm90_block &blk, int row_w0,
@@ -400,7 +400,9 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
          * blocks did not, and the producer may already be loading the next tile's Q). */
         if constexpr (kOMode != 0) {
             if (a.o_tma && (kOMode == 1 || blk.nb_max > blk.nb_min)) {
-                fc_sm90_epilogue_tma<kDtype, kD, kOMode>(a, sm, blk, cwg, o, m, l);
+                fc_sm90_epilogue_tma<kDtype, kD, kOMode,
+                                     kOMode == 1 ? fc_sm90_o_window_chunks(kD, kBN, false) : kD / FC_SM90_CHUNK>(
+                    a, sm, blk, cwg, o, m, l);
                 return;
             }
         }
@@ -479,9 +481,11 @@ static __device__ __forceinline__ void fc_sm90_ws_merge_store(const fc_sm90_args
 #if FC_SM90_TMA_STORE
     if constexpr (kOMode == 1) {
         if (a.o_tma) {
-            if (cwg == 0) fc_sm90_stage_o<kDtype, kD, true, 0, kD / 16>(sm, cwg, o, l);
-            else fc_sm90_stage_o<kDtype, kD, true, kD / 16, kD / 8>(sm, cwg, o, l);
-            fc_sm90_store_o_tma<kD, true, 1>(a, sm, blk, cwg); /* one barrier instruction for both */
+            static_assert(fc_sm90_o_window_chunks(kD, fc_sm90_tile_for(kD).block_n, true) == kD / FC_SM90_CHUNK,
+                          "query-row split: the whole staging tile fits");
+            if (cwg == 0) fc_sm90_stage_o<kDtype, kD, true, 0, kD / 16, 0>(sm, cwg, o, l);
+            else fc_sm90_stage_o<kDtype, kD, true, kD / 16, kD / 8, 0>(sm, cwg, o, l);
+            fc_sm90_store_o_tma<kD, true, 1, 0, kD / FC_SM90_CHUNK>(a, sm, blk, cwg); /* one barrier instruction for both */
             if (cwg == 0) fc_sm90_lse_rows(a, blk, blk.m0, m, l);
             return;
         }
@@ -640,7 +644,7 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
  * code sites racecheck reported hazards in the merge area, H200 2026-11-29).
  * kMode 2 frees the Q tile (bar_q_empty) once the store has read it.
  * ---------------------------------------------------------------------------------------------- */
-template <int kDtype, int kD, bool kWS, int kC0, int kC1>
+template <int kDtype, int kD, bool kWS, int kC0, int kC1, int kChunk0>
 static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &sm, int cwg, const float (&o)[kD / 2],
                                                        const float (&l)[2]) {
     static_assert(kC0 % 2 == 0 && kC1 % 2 == 0, "stmatrix.x4 writes 8-column blocks in pairs");
@@ -655,7 +659,7 @@ static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &s
     const uint32_t rbase = fc_smem_u32(sm.o + (kWS ? 0 : cwg * 64 * 128)) + row * 128;
 #pragma unroll
     for (int c = kC0; c < kC1; c += 2) {
-        const uint32_t addr = rbase + (c / 8) * kChunkBytes + ((((uint32_t)c & 7) ^ u) << 4);
+        const uint32_t addr = rbase + (c / 8 - kChunk0) * kChunkBytes + ((((uint32_t)c & 7) ^ u) << 4);
         fc_stmatrix_x4(addr, fc_pack2<kDtype>(o[4 * c] * inv0, o[4 * c + 1] * inv0),
                        fc_pack2<kDtype>(o[4 * c + 2] * inv1, o[4 * c + 3] * inv1),
                        fc_pack2<kDtype>(o[4 * c + 4] * inv0, o[4 * c + 5] * inv0),
@@ -663,7 +667,25 @@ static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &s
     }
     cuda::ptx::fence_proxy_async(cuda::ptx::space_shared);
 }
-template <int kD, bool kWS, int kMode>
+/* The same from O already normalised and packed (pk[2c]: rows 0-7 of 8-column block c, pk[2c+1]: rows
+ * 8-15), for the epilogue in passes: only half the registers stay live across a pass. */
+template <int kD, int kC0, int kC1, int kChunk0>
+static __device__ __forceinline__ void fc_sm90_stage_packed(const fc_sm90_smem<kD> &sm, int cwg,
+                                                            const uint32_t (&pk)[kD / 4]) {
+    constexpr int kChunkBytes = FC_SM90_BLOCK_M * 128;
+    const int t = threadIdx.x & 127;
+    const int lane = t & 31, warp = t / 32;
+    const int row = 16 * warp + 8 * ((lane >> 3) & 1) + (lane & 7);
+    const uint32_t u = (uint32_t)((lane >> 4) ^ (lane & 7));
+    const uint32_t rbase = fc_smem_u32(sm.o + cwg * 64 * 128) + row * 128;
+#pragma unroll
+    for (int c = kC0; c < kC1; c += 2) {
+        const uint32_t addr = rbase + (c / 8 - kChunk0) * kChunkBytes + ((((uint32_t)c & 7) ^ u) << 4);
+        fc_stmatrix_x4(addr, pk[2 * c], pk[2 * c + 1], pk[2 * c + 2], pk[2 * c + 3]);
+    }
+    cuda::ptx::fence_proxy_async(cuda::ptx::space_shared);
+}
+template <int kD, bool kWS, int kMode, int kCh0, int kNCh>
 static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                            const fc_sm90_block &blk, int cwg) {
     static_assert(kMode == 1 || (kMode == 2 && !kWS), "TMA-store epilogue: own staging tile, or the Q tile");
@@ -679,9 +701,9 @@ static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a
             unsigned char *stage = sm.o + (kWS ? 0 : cwg * 64 * 128);
             if (row_w0 < blk.sq) {
 #pragma unroll
-                for (int ch = 0; ch < kD / FC_SM90_CHUNK; ++ch)
-                    fc_tma_store_4d(&a.tm_o, stage + ch * kChunkBytes, ch * FC_SM90_CHUNK, blk.q_off + row_w0, blk.h,
-                                    blk.b_coord);
+                for (int ch = 0; ch < kNCh; ++ch)
+                    fc_tma_store_4d(&a.tm_o, stage + ch * kChunkBytes, (kCh0 + ch) * FC_SM90_CHUNK, blk.q_off + row_w0,
+                                    blk.h, blk.b_coord);
             }
             cuda::ptx::cp_async_bulk_commit_group();
             if constexpr (kMode == 2) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
@@ -700,11 +722,17 @@ static __device__ __forceinline__ void fc_sm90_lse_rows(const fc_sm90_args &a, c
         if (r0 + 8 < blk.sq) fc_sm90_store_lse(a, blk, false, r0 + 8, (int64_t)blk.q_off + r0 + 8, m[1], l[1]);
     }
 }
-/* The whole epilogue of one warpgroup's 64 rows (no query-row split). */
-template <int kDtype, int kD, int kMode>
-static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
-                                                            const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
-                                                            const float (&m)[2], const float (&l)[2]) {
+/* The whole epilogue of one warpgroup's 64 rows (no query-row split), in passes of kW 64-column
+ * chunks (kW = kD / 64: one pass; fewer with FC_SM90_TMA_STORE_PARTIAL where the whole staging tile
+ * does not fit). Before each pass the staging tile must be free: kMode 1 waits for the previous bulk
+ * store's reads (the previous tile's, or the previous pass's) and barrier EPI_FREE tells the warps. */
+template <int kDtype, int kD, int kMode, int kW, int kPass>
+static __device__ __forceinline__ void fc_sm90_epilogue_tma_pass(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                                 const fc_sm90_block &blk, int cwg,
+                                                                 const float (&o)[kD / 2], const float (&l)[2],
+                                                                 const uint32_t (&pk)[kD / 4]) {
+    constexpr int kNCh = kD / FC_SM90_CHUNK, kCh0 = kPass * kW, kCh1 = kCh0 + kW < kNCh ? kCh0 + kW : kNCh;
+    static_assert(kW >= 1 && (kMode == 1 || kW == kNCh), "TMA-store epilogue: passes only with an own staging tile");
     if constexpr (kMode == 1) {
         const int bar_free = FC_SM90_BAR_EPI_FREE + cwg;
         if ((threadIdx.x & 127) < 32) {
@@ -715,8 +743,25 @@ static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &
             fc_named_bar_sync(bar_free, 128);
         }
     }
-    fc_sm90_stage_o<kDtype, kD, false, 0, kD / 8>(sm, cwg, o, l);
-    fc_sm90_store_o_tma<kD, false, kMode>(a, sm, blk, cwg);
+    if constexpr (kW == kNCh) fc_sm90_stage_o<kDtype, kD, false, 0, kD / 8, 0>(sm, cwg, o, l);
+    else fc_sm90_stage_packed<kD, 8 * kCh0, 8 * kCh1, kCh0>(sm, cwg, pk);
+    fc_sm90_store_o_tma<kD, false, kMode, kCh0, kCh1 - kCh0>(a, sm, blk, cwg);
+    if constexpr (kCh1 < kNCh) fc_sm90_epilogue_tma_pass<kDtype, kD, kMode, kW, kPass + 1>(a, sm, blk, cwg, o, l, pk);
+}
+template <int kDtype, int kD, int kMode, int kW>
+static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
+                                                            const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
+                                                            const float (&m)[2], const float (&l)[2]) {
+    uint32_t pk[kD / 4]; /* used only in passes (kW < kD / 64): O normalised and packed once, up front */
+    if constexpr (kW < kD / FC_SM90_CHUNK) {
+        const float inv0 = l[0] > 0.f ? 1.f / l[0] : 0.f, inv1 = l[1] > 0.f ? 1.f / l[1] : 0.f;
+#pragma unroll
+        for (int c = 0; c < kD / 8; ++c) {
+            pk[2 * c] = fc_pack2<kDtype>(o[4 * c] * inv0, o[4 * c + 1] * inv0);
+            pk[2 * c + 1] = fc_pack2<kDtype>(o[4 * c + 2] * inv1, o[4 * c + 3] * inv1);
+        }
+    }
+    fc_sm90_epilogue_tma_pass<kDtype, kD, kMode, kW, 0>(a, sm, blk, cwg, o, l, pk);
     fc_sm90_lse_rows(a, blk, blk.m0 + 64 * cwg, m, l);
 }
 #endif
