@@ -158,8 +158,9 @@ static constexpr __host__ __device__ int fc_sm90_smem_bytes_base(int head_dim_pa
  *    own 64 Q rows (its last Q K^T has retired) and frees the Q tile only once the bulk store has
  *    read them. Off by default: both 256 instances then spill (ptxas: 80 / 144-byte stack frames; O is 128
  *    registers per thread there), so 256 keeps the plain stores;
- *  0 (plain stores, as before): no room (192: 240 KB, wide 128: 240 KB, and 256 / wide 256
- *    without FC_SM90_TMA_STORE_QTILE).
+ *  0 (plain stores, as before): no room for the whole tile (192: 240 KB, wide 128: 240 KB, and
+ *    256 / wide 256 without FC_SM90_TMA_STORE_QTILE; 192 with FC_SM90_TMA_STORE_PARTIAL: mode 1 in
+ *    passes, fc_sm90_o_window_chunks).
  * Varlen calls and O layouts TMA cannot describe take the plain stores at run time (args.o_tma). */
 /* 64-column chunks of O staged at a time (the staging window): all kD/64 where they fit; with
  * FC_SM90_TMA_STORE_PARTIAL (dev, default 0) and the 192 tile as many as fit, the epilogue then
