@@ -191,8 +191,11 @@ static void build_quick_grid(fc_tg_grid *g)
     /* key-group split (sm_90) or split-KV */
     c = fc_tg_add(g, 1, 2, 2, 65, 65, 64, BF16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
     c = fc_tg_add(g, 3, 64, 64, 65, 65, 128, F16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR; /* unsplit */
-    /* Key-group split (portable, hd <= 64) with 9-16 key blocks: each of the 4 groups refills its
-     * 2-stage K/V ring (only with many heads of short rows, where split-KV would double up CTAs) */
+    /* Key-group split (portable, hd <= 64) with 9-16 key blocks: with Sq = 33 (144 CTAs of 32 rows,
+     * more than one wave) config 11, each of its 4 groups refilling its 2-stage K/V ring (only with
+     * many heads of short rows, where split-KV would double up CTAs); with Sq = 16 (72 CTAs of 32
+     * rows) the one-warp groups of config 12, 10 blocks over 8 groups */
+    c = fc_tg_add(g, 1, 72, 8, 33, 600, 64, BF16), c->causal = 1;
     c = fc_tg_add(g, 1, 72, 8, 16, 600, 64, BF16), c->causal = 1;
     /* Hopper query-row split with the K/V ring wrapping: hd 64, 9 key blocks (5 and 4 per warpgroup
      * over 4 stages; portable: split-KV, the combine writes a token-major lse); hd 128 causal with

@@ -168,19 +168,22 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
     /* One-warp groups (config 12: 32-row CTAs, 8 groups of one warp, one 64-key buffer each) when its
      * CTAs make one wave that fills more than half the GPU and every group gets one or two key
      * blocks: measured there (H200, bench/NOTES.md v6: 128 CTAs) 0.87-0.93x the time of config 11
-     * or split-KV; with idle groups (4 key blocks) or half a wave it was no faster. */
+     * or split-KV; with idle groups (4 key blocks) or half a wave it was no faster. Not for sliding
+     * windows and varlen, where seqlen_k overstates the blocks a group gets (unmeasured; causal is
+     * measured: 0.91x at the seed shape). */
     const int id2 = fc_cfg_qsplit_id(cls, hdim, 2);
-    if (id2 >= 0 && fc_cfg_smem_launch(fc_cfg_get(id2), hdim) <= d->smem_optin) {
+    if (id2 >= 0 && fc_cfg_smem_launch(fc_cfg_get(id2), hdim) <= d->smem_optin && p->window_left < 0 &&
+        (p->window_right < 0 || p->is_causal) && p->cu_seqlens_q == NULL) {
         const fc_tile_cfg c2 = fc_cfg_get(id2);
-        const int64_t ctas2 = (int64_t)((p->seqlen_q + c2.m - 1) / c2.m) * p->heads_q * p->batch;
+        const int64_t ctas2 = (((int64_t)p->seqlen_q + c2.m - 1) / c2.m) * p->heads_q * p->batch;
         const int64_t blocks2 = ((int64_t)p->seqlen_k + c2.n - 1) / c2.n;
         if (2 * ctas2 > d->sms && ctas2 <= d->sms && blocks2 >= c2.groups && blocks2 <= 2 * (int64_t)c2.groups) return 2;
     }
-    const int64_t ctas = (int64_t)((p->seqlen_q + c.m - 1) / c.m) * p->heads_q * p->batch;
+    const int64_t ctas = (((int64_t)p->seqlen_q + c.m - 1) / c.m) * p->heads_q * p->batch;
     const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
     if (ctas > d->sms || n_blocks < 2 || n_blocks > 4 * (int64_t)c.groups) return 0;
     if (n_blocks <= 2 * (int64_t)c.groups) return 1;
-    const int64_t main_ctas = (int64_t)((p->seqlen_q + split_cfg.m - 1) / split_cfg.m) * p->heads_q * p->batch;
+    const int64_t main_ctas = (((int64_t)p->seqlen_q + split_cfg.m - 1) / split_cfg.m) * p->heads_q * p->batch;
     const int64_t main_blocks = ((int64_t)p->seqlen_k + split_cfg.n - 1) / split_cfg.n;
     return main_ctas * fc_sm80_num_splits(main_ctas, main_blocks, d->sms) > d->sms;
 }
@@ -224,7 +227,7 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)
         return fc_set_error(FC_ERROR_INTERNAL, "tile config needs %d bytes of shared memory, the device allows %d",
                             fc_cfg_smem_launch(c, pl->hdim), d->smem_optin);
-    pl->num_m_blocks = (p->seqlen_q + c.m - 1) / c.m;
+    pl->num_m_blocks = (int)(((int64_t)p->seqlen_q + c.m - 1) / c.m);
     const int64_t ctas = (int64_t)pl->num_m_blocks * p->heads_q * p->batch;
     const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
     pl->num_splits = pl->qsplit ? 1 : fc_sm80_num_splits(ctas, n_blocks, d->sms);

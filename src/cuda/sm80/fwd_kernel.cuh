@@ -2,7 +2,7 @@
  * The portable forward kernel (mma.sync m16n8k16, fp32 accumulation; sm_80, sm_86, sm_89, sm_90).
  *
  * One CTA computes kM query rows of one (sequence, head), or under split-KV one key range of them.
- * With key groups (config 11, small grids; tuning configs 12-13 with one-warp groups) the CTA's warps
+ * With key groups (configs 11 and 12 for small grids, 12 with one-warp groups; tuning config 13) the CTA's warps
  * form groups that each run the whole kernel below on every groups-th key block of the same rows,
  * then merge in shared memory (fc_merge_groups).
  * Each warp owns kM / kWarps consecutive rows end to end: S = Q K^T, masking, the online softmax

@@ -152,15 +152,15 @@ static constexpr __host__ __device__ int fc_sm90_smem_bytes_base(int head_dim_pa
  *  1 (own tile): the kernel's shared memory + a staging tile of its query rows (64 x kD x 2 bytes
  *    per warpgroup) fits in 227 KB: 128 (192 KB), query-row split 64 (173 KB) and 128 (213 KB);
  *    not 64 and wide 64 outside the query-row split (room, but measured 1.5-4% slower than the
- *    plain stores on the H200, NOTES-sm90 item 18);
+ *    plain stores on the H200, NOTES-sm90 item 18); with FC_SM90_TMA_STORE_PARTIAL also 192, in
+ *    passes of the chunks that fit (fc_sm90_o_window_chunks);
  *  2 (the Q tile, only with FC_SM90_TMA_STORE_QTILE): no room, and the Q tile is released only
  *    after the last P V anyway (256 and wide 256, fc_sm90_early_q): each warpgroup stages O in its
  *    own 64 Q rows (its last Q K^T has retired) and frees the Q tile only once the bulk store has
  *    read them. Off by default: both 256 instances then spill (ptxas: 80 / 144-byte stack frames; O is 128
  *    registers per thread there), so 256 keeps the plain stores;
- *  0 (plain stores, as before): no room for the whole tile (192: 240 KB, wide 128: 240 KB, and
- *    256 / wide 256 without FC_SM90_TMA_STORE_QTILE; 192 with FC_SM90_TMA_STORE_PARTIAL: mode 1 in
- *    passes, fc_sm90_o_window_chunks).
+ *  0 (plain stores, as before): no room for the whole tile (192 without the knob: 240 KB, wide
+ *    128: 240 KB, and 256 / wide 256 without FC_SM90_TMA_STORE_QTILE).
  * Varlen calls and O layouts TMA cannot describe take the plain stores at run time (args.o_tma). */
 /* 64-column chunks of O staged at a time (the staging window): all kD/64 where they fit; with
  * FC_SM90_TMA_STORE_PARTIAL (dev, default 0) and the 192 tile as many as fit, the epilogue then

@@ -629,7 +629,7 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
  * writer and lets one thread store the rows (kWS: the tile's 64 rows, both halves) with one bulk
  * tensor store per 64-column chunk, the tensor map clipping rows past seqlen_q and columns past the
  * head dim; fc_sm90_lse_rows writes the LSE with plain stores as before.
- * Staging tile: 64-column chunks of kRows rows x 128 bytes, 128-byte swizzle (the 16-byte unit u of
+ * Staging tile: 64-column chunks of 128 rows (64 with kWS) x 128 bytes, 128-byte swizzle (the 16-byte unit u of
  * row r sits at unit u ^ (r & 7)), the tensor map's layout; a warpgroup's 64 rows start at row
  * 64 * cwg (kWS: 0). Ordering: (1) the previous bulk store from the tile must have read it
  * (kMode 1: the issuing thread waits for its bulk group, then barrier EPI_FREE; kWS: the merge's
@@ -638,10 +638,11 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
  * for the async proxy, then barrier EPI_FULL, then the store. Warp 0 (of warpgroup 0 with kWS)
  * holds the issuing thread. Per warpgroup it arrives at EPI_FREE and waits at EPI_FULL, the other
  * warps wait at EPI_FREE and arrive at EPI_FULL (distinct ids, so a warp that runs ahead never
- * counts twice). With kWS every thread waits at EPI_FULL, and at one instruction: bar.sync is
- * .aligned, so the two warpgroups, which write different column halves (different code), must
- * meet at the same barrier instruction (synccheck reports it otherwise; with arrivals from two
- * code sites racecheck reported hazards in the merge area, H200 2026-11-29).
+ * counts twice); every warp reaches a barrier converged. With kWS every thread waits at EPI_FULL,
+ * at one barrier instruction for both warpgroups, which write different column halves (different
+ * code): with that barrier reached from two code sites, synccheck reported divergent threads
+ * (all waiting there) and racecheck hazards in the merge area (warp 0 waiting, the others
+ * arriving), H200 2026-11-29, NOTES-sm90 item 18.
  * kMode 2 frees the Q tile (bar_q_empty) once the store has read it.
  * ---------------------------------------------------------------------------------------------- */
 template <int kDtype, int kD, bool kWS, int kC0, int kC1, int kChunk0>
