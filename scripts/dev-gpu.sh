@@ -3,7 +3,8 @@
 # against the float64 reference, compute-sanitizer memcheck + racecheck on the quick grid, and the
 # timing comparison against torch SDPA (FA2, cuDNN). Logs go to $OUT (or ./dev-gpu-out).
 # Usage: sh scripts/dev-gpu.sh [steps...]   steps: build res test bench san ab check prof (default: build res test bench san)
-#   prof:  ncu source-level warp stalls of one fa row on the portable kernel (FC_PROF_ROW), summarised.
+#   prof:  ncu source-level warp stalls of one fa row (FC_PROF_ROW) on the portable kernel and on FA2's
+#          kernel (torch SDPA FLASH) with the same inputs, each summarised.
 #   ab:    A/B in one process (tuning build): seed rows (+FA2, cuDNN) and FC_AB_ROWS, A = the environment
 #          as is, B = with FC_AB_ENV (e.g. FC_TUNE_QSPLIT=0) added; two rounds in opposite order.
 #   check: test_gpu (full grid) as is and with FC_CHECK_ENV added, plus memcheck and racecheck of the
@@ -101,30 +102,45 @@ EOF
     echo "ab rc=$?"; cat "$OUT/ab.md"
     ;;
   prof)
-    # Source-level warp-stall sampling of the portable kernel on one fa row (FC_PROF_ROW=B,H,S,D,causal,dtype;
-    # default the weak bf16 B32 H16 S512 D128 row): the report, the per-instruction CSV and a summary
-    # (bench/ncu_source_summary.py). Needs ncu; clocks are not locked.
+    # Source-level warp-stall sampling of one fa row (FC_PROF_ROW=B,H,S,D,causal,dtype; default the weak
+    # bf16 B32 H16 S512 D128 row) on the portable kernel and, for comparison, on FlashAttention-2's
+    # kernel (torch SDPA FLASH_ATTENTION) with the same inputs: for each, the report, the
+    # per-instruction CSV, the details page (speed of light, occupancy, launch, warp states) and a
+    # summary (bench/ncu_source_summary.py). Needs ncu; clocks are not locked.
     stamp prof
     row=${FC_PROF_ROW:-32,16,512,128,0,bfloat16}
     cat > "$OUT/prof_run.py" <<'PY'
 import sys, torch
 sys.path.insert(0, "scripts")
-from bench_gpu import Flashcore
-B, H, S, D, c, dt = sys.argv[2].split(",")
-B, H, S, D = int(B), int(H), int(S), int(D)
+B, H, S, D, c, dt = sys.argv[3].split(",")
+B, H, S, D, causal = int(B), int(H), int(S), int(D), c == "1"
 q, k, v = (torch.randn(B, S, H, D, dtype=getattr(torch, dt), device="cuda") for _ in range(3))
-o = torch.empty_like(q)
-run = Flashcore(sys.argv[1]).prepare(q, k, v, o, c == "1")
+if sys.argv[2] == "fc":
+    from bench_gpu import Flashcore
+    o = torch.empty_like(q)
+    run = Flashcore(sys.argv[1]).prepare(q, k, v, o, causal)
+else:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+    def run():
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
 for _ in range(5):
     run()
 torch.cuda.synchronize()
 PY
-    timeout ${FC_DEV_PROF_LIMIT:-120} ncu --clock-control none -k regex:fc_sm80_fwd --launch-skip 3 --launch-count 1 \
-      --section WarpStateStats --section SourceCounters --section SpeedOfLight --import-source yes -f -o "$OUT/prof" \
-      python3 "$OUT/prof_run.py" $B/libflashcore.so "$row" > "$OUT/prof.log" 2>&1; echo "ncu rc=$? (row $row)"
-    ncu -i "$OUT/prof.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip > "$OUT/prof_source.csv.gz"
-    ncu -i "$OUT/prof.ncu-rep" --page details > "$OUT/prof_details.txt" 2>&1
-    python3 bench/ncu_source_summary.py --title "portable kernel, row $row" "$OUT/prof_source.csv.gz" | tee "$OUT/prof_summary.txt"
+    for who in fc fa2; do
+      kern=$([ $who = fc ] && echo regex:fc_sm80_fwd || echo regex:flash_fwd)
+      timeout ${FC_DEV_PROF_LIMIT:-120} ncu --clock-control none -k "$kern" --launch-skip 3 --launch-count 1 \
+        --section WarpStateStats --section SourceCounters --section SpeedOfLight --section Occupancy \
+        --section LaunchStats --section ComputeWorkloadAnalysis --import-source yes -f -o "$OUT/prof_$who" \
+        python3 "$OUT/prof_run.py" $B/libflashcore.so $who "$row" > "$OUT/prof_$who.log" 2>&1
+      echo "ncu $who rc=$? (row $row)"
+      ncu -i "$OUT/prof_$who.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip > "$OUT/prof_${who}_source.csv.gz"
+      ncu -i "$OUT/prof_$who.ncu-rep" --page details > "$OUT/prof_${who}_details.txt" 2>&1
+      python3 bench/ncu_source_summary.py --title "$who, row $row" "$OUT/prof_${who}_source.csv.gz" | tee "$OUT/prof_${who}_summary.txt"
+      grep -E "Duration|Registers Per|Achieved Occupancy|Executed Ipc A|Issue Slots Busy|Warp Cycles Per Issued|Block Size|Grid Size|Shared Memory Configuration Size|Dynamic Shared" "$OUT/prof_${who}_details.txt"
+    done
     ;;
   check)
     stamp check
