@@ -166,19 +166,22 @@ static constexpr __host__ __device__ int fc_sm90_smem_bytes_base(int head_dim_pa
  * FC_SM90_TMA_STORE_PARTIAL (dev, default 0) and the 192 tile as many as fit, the epilogue then
  * staging and storing O in passes of that many chunks; 0: no staging tile. A chunk holds the tile's
  * rows (128, or 64 with the query-row split) x 128 bytes. */
+static constexpr __host__ __device__ int fc_sm90_o_chunk_bytes(bool wg_split) {
+    return (wg_split ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M) * 128;
+}
 static constexpr __host__ __device__ int fc_sm90_o_window_chunks(int head_dim_pad, int block_n, bool wg_split) {
     return !FC_SM90_TMA_STORE || !(wg_split || head_dim_pad > 64) ? 0
            : fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split) +
-                     (head_dim_pad / FC_SM90_CHUNK) * (wg_split ? 64 : FC_SM90_BLOCK_M) * 128 <=
+                     (head_dim_pad / FC_SM90_CHUNK) * fc_sm90_o_chunk_bytes(wg_split) <=
                  FC_SM90_SMEM_MAX
                ? head_dim_pad / FC_SM90_CHUNK
            : FC_SM90_TMA_STORE_PARTIAL && head_dim_pad == 192 && !wg_split
                ? (FC_SM90_SMEM_MAX - fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split)) /
-                     ((wg_split ? 64 : FC_SM90_BLOCK_M) * 128)
+                     fc_sm90_o_chunk_bytes(wg_split)
                : 0;
 }
 static constexpr __host__ __device__ int fc_sm90_o_stage_bytes(int head_dim_pad, int block_n, bool wg_split) {
-    return fc_sm90_o_window_chunks(head_dim_pad, block_n, wg_split) * (wg_split ? 64 : FC_SM90_BLOCK_M) * 128;
+    return fc_sm90_o_window_chunks(head_dim_pad, block_n, wg_split) * fc_sm90_o_chunk_bytes(wg_split);
 }
 static constexpr __host__ __device__ int fc_sm90_o_store_mode(int head_dim_pad, int block_n, bool wg_split) {
     return fc_sm90_o_stage_bytes(head_dim_pad, block_n, wg_split) > 0             ? 1
@@ -186,16 +189,14 @@ static constexpr __host__ __device__ int fc_sm90_o_store_mode(int head_dim_pad, 
                                                                                  : 0;
 }
 
+static constexpr __host__ __device__ int fc_sm90_smem_bytes_ws(int head_dim_pad, int block_n, bool wg_split) {
+    return fc_sm90_smem_bytes_base(head_dim_pad, block_n, wg_split) + fc_sm90_o_stage_bytes(head_dim_pad, block_n, wg_split);
+}
 static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad, int block_n) {
-    return fc_sm90_smem_bytes_base(head_dim_pad, block_n, false) + fc_sm90_o_stage_bytes(head_dim_pad, block_n, false);
+    return fc_sm90_smem_bytes_ws(head_dim_pad, block_n, false);
 }
 static constexpr __host__ __device__ int fc_sm90_smem_bytes(int head_dim_pad) {
     return fc_sm90_smem_bytes(head_dim_pad, fc_sm90_tile_for(head_dim_pad).block_n);
-}
-static constexpr __host__ __device__ int fc_sm90_smem_bytes_ws(int head_dim_pad, int block_n, bool wg_split) {
-    return wg_split ? fc_sm90_smem_bytes_base(head_dim_pad, block_n, true) +
-                          fc_sm90_o_stage_bytes(head_dim_pad, block_n, true)
-                    : fc_sm90_smem_bytes(head_dim_pad, block_n);
 }
 
 static_assert(fc_sm90_smem_bytes(64) <= FC_SM90_SMEM_MAX, "hdim 64 tile exceeds shared memory");

@@ -649,7 +649,7 @@ template <int kDtype, int kD, bool kWS, int kC0, int kC1, int kChunk0>
 static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &sm, int cwg, const float (&o)[kD / 2],
                                                        const float (&l)[2]) {
     static_assert(kC0 % 2 == 0 && kC1 % 2 == 0, "stmatrix.x4 writes 8-column blocks in pairs");
-    constexpr int kChunkBytes = (kWS ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M) * 128; /* one 64-column chunk */
+    constexpr int kChunkBytes = fc_sm90_o_chunk_bytes(kWS);
     const int t = threadIdx.x & 127;
     const int lane = t & 31, warp = t / 32;
     const float inv0 = l[0] > 0.f ? 1.f / l[0] : 0.f, inv1 = l[1] > 0.f ? 1.f / l[1] : 0.f;
@@ -668,29 +668,11 @@ static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &s
     }
     cuda::ptx::fence_proxy_async(cuda::ptx::space_shared);
 }
-/* The same from O already normalised and packed (pk[2c]: rows 0-7 of 8-column block c, pk[2c+1]: rows
- * 8-15), for the epilogue in passes: only half the registers stay live across a pass. */
-template <int kD, int kC0, int kC1, int kChunk0>
-static __device__ __forceinline__ void fc_sm90_stage_packed(const fc_sm90_smem<kD> &sm, int cwg,
-                                                            const uint32_t (&pk)[kD / 4]) {
-    constexpr int kChunkBytes = FC_SM90_BLOCK_M * 128;
-    const int t = threadIdx.x & 127;
-    const int lane = t & 31, warp = t / 32;
-    const int row = 16 * warp + 8 * ((lane >> 3) & 1) + (lane & 7);
-    const uint32_t u = (uint32_t)((lane >> 4) ^ (lane & 7));
-    const uint32_t rbase = fc_smem_u32(sm.o + cwg * 64 * 128) + row * 128;
-#pragma unroll
-    for (int c = kC0; c < kC1; c += 2) {
-        const uint32_t addr = rbase + (c / 8 - kChunk0) * kChunkBytes + ((((uint32_t)c & 7) ^ u) << 4);
-        fc_stmatrix_x4(addr, pk[2 * c], pk[2 * c + 1], pk[2 * c + 2], pk[2 * c + 3]);
-    }
-    cuda::ptx::fence_proxy_async(cuda::ptx::space_shared);
-}
 template <int kD, bool kWS, int kMode, int kCh0, int kNCh>
 static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                            const fc_sm90_block &blk, int cwg) {
     static_assert(kMode == 1 || (kMode == 2 && !kWS), "TMA-store epilogue: own staging tile, or the Q tile");
-    constexpr int kChunkBytes = (kWS ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M) * 128;
+    constexpr int kChunkBytes = fc_sm90_o_chunk_bytes(kWS);
     const int t = threadIdx.x & 127;
     const bool issuer_warp = t / 32 == 0 && (!kWS || cwg == 0);
     const int bar_full = FC_SM90_BAR_EPI_FULL + (kWS ? 0 : cwg);
@@ -730,8 +712,7 @@ static __device__ __forceinline__ void fc_sm90_lse_rows(const fc_sm90_args &a, c
 template <int kDtype, int kD, int kMode, int kW, int kPass>
 static __device__ __forceinline__ void fc_sm90_epilogue_tma_pass(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                                  const fc_sm90_block &blk, int cwg,
-                                                                 const float (&o)[kD / 2], const float (&l)[2],
-                                                                 const uint32_t (&pk)[kD / 4]) {
+                                                                 const float (&o)[kD / 2], const float (&l)[2]) {
     constexpr int kNCh = kD / FC_SM90_CHUNK, kCh0 = kPass * kW, kCh1 = kCh0 + kW < kNCh ? kCh0 + kW : kNCh;
     static_assert(kW >= 1 && (kMode == 1 || kW == kNCh), "TMA-store epilogue: passes only with an own staging tile");
     if constexpr (kMode == 1) {
@@ -744,25 +725,15 @@ static __device__ __forceinline__ void fc_sm90_epilogue_tma_pass(const fc_sm90_a
             fc_named_bar_sync(bar_free, 128);
         }
     }
-    if constexpr (kW == kNCh) fc_sm90_stage_o<kDtype, kD, false, 0, kD / 8, 0>(sm, cwg, o, l);
-    else fc_sm90_stage_packed<kD, 8 * kCh0, 8 * kCh1, kCh0>(sm, cwg, pk);
+    fc_sm90_stage_o<kDtype, kD, false, 8 * kCh0, 8 * kCh1, kCh0>(sm, cwg, o, l);
     fc_sm90_store_o_tma<kD, false, kMode, kCh0, kCh1 - kCh0>(a, sm, blk, cwg);
-    if constexpr (kCh1 < kNCh) fc_sm90_epilogue_tma_pass<kDtype, kD, kMode, kW, kPass + 1>(a, sm, blk, cwg, o, l, pk);
+    if constexpr (kCh1 < kNCh) fc_sm90_epilogue_tma_pass<kDtype, kD, kMode, kW, kPass + 1>(a, sm, blk, cwg, o, l);
 }
 template <int kDtype, int kD, int kMode, int kW>
 static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                             const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
                                                             const float (&m)[2], const float (&l)[2]) {
-    uint32_t pk[kD / 4]; /* used only in passes (kW < kD / 64): O normalised and packed once, up front */
-    if constexpr (kW < kD / FC_SM90_CHUNK) {
-        const float inv0 = l[0] > 0.f ? 1.f / l[0] : 0.f, inv1 = l[1] > 0.f ? 1.f / l[1] : 0.f;
-#pragma unroll
-        for (int c = 0; c < kD / 8; ++c) {
-            pk[2 * c] = fc_pack2<kDtype>(o[4 * c] * inv0, o[4 * c + 1] * inv0);
-            pk[2 * c + 1] = fc_pack2<kDtype>(o[4 * c + 2] * inv1, o[4 * c + 3] * inv1);
-        }
-    }
-    fc_sm90_epilogue_tma_pass<kDtype, kD, kMode, kW, 0>(a, sm, blk, cwg, o, l, pk);
+    fc_sm90_epilogue_tma_pass<kDtype, kD, kMode, kW, 0>(a, sm, blk, cwg, o, l);
     fc_sm90_lse_rows(a, blk, blk.m0 + 64 * cwg, m, l);
 }
 #endif
