@@ -48,9 +48,13 @@ const char *fc_cuda_kernel_list(void);
  * value of the call that failed, never from the runtime's pending-error state (cudaGetLastError),
  * which may hold an earlier, unrelated error of the caller's when the caller shares this runtime
  * (static linking); that error is left alone. */
+#include <stdint.h>
 #include <cuda_runtime.h>
 
 enum { FC_DEFAULT_DYNAMIC_SMEM = 48 * 1024 }; /* dynamic shared memory a kernel gets without opting in */
+
+/* ceil(a / b) for a >= 0, b > 0, in 64 bits (tile counts of sequence lengths up to INT32_MAX). */
+static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* Clear the runtime's pending error if it is e, the error a call of ours just returned, so that a
  * failure reported through fc_status is not reported again by the caller's next cudaGetLastError.

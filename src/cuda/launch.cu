@@ -134,6 +134,12 @@ static int fc_sm80_num_splits(int64_t ctas, int64_t n_blocks, int sms) {
     return s >= 2 ? (int)s : 1;
 }
 
+/* CTAs of config c over p's query rows (before split-KV), and c's key blocks over seqlen_k. */
+static int64_t fc_cfg_ctas(const fc_fwd_params *p, fc_tile_cfg c) {
+    return fc_ceil_div(p->seqlen_q, c.m) * p->heads_q * p->batch;
+}
+static int64_t fc_cfg_key_blocks(const fc_fwd_params *p, fc_tile_cfg c) { return fc_ceil_div(p->seqlen_k, c.n); }
+
 /*
  * Key-group split (fc_cfg_qsplit_for: 64-row tiles whose 4 warp groups take alternate key blocks
  * and merge in shared memory) instead of split-KV + combine, when its CTAs fit in one wave (one
@@ -175,17 +181,14 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
     if (id2 >= 0 && fc_cfg_smem_launch(fc_cfg_get(id2), hdim) <= d->smem_optin && p->window_left < 0 &&
         (p->window_right < 0 || p->is_causal) && p->cu_seqlens_q == NULL) {
         const fc_tile_cfg c2 = fc_cfg_get(id2);
-        const int64_t ctas2 = (((int64_t)p->seqlen_q + c2.m - 1) / c2.m) * p->heads_q * p->batch;
-        const int64_t blocks2 = ((int64_t)p->seqlen_k + c2.n - 1) / c2.n;
+        const int64_t ctas2 = fc_cfg_ctas(p, c2), blocks2 = fc_cfg_key_blocks(p, c2);
         if (2 * ctas2 > d->sms && ctas2 <= d->sms && blocks2 >= c2.groups && blocks2 <= 2 * (int64_t)c2.groups) return 2;
     }
-    const int64_t ctas = (((int64_t)p->seqlen_q + c.m - 1) / c.m) * p->heads_q * p->batch;
-    const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
+    const int64_t ctas = fc_cfg_ctas(p, c), n_blocks = fc_cfg_key_blocks(p, c);
     if (ctas > d->sms || n_blocks < 2 || n_blocks > 4 * (int64_t)c.groups) return 0;
     if (n_blocks <= 2 * (int64_t)c.groups) return 1;
-    const int64_t main_ctas = (((int64_t)p->seqlen_q + split_cfg.m - 1) / split_cfg.m) * p->heads_q * p->batch;
-    const int64_t main_blocks = ((int64_t)p->seqlen_k + split_cfg.n - 1) / split_cfg.n;
-    return main_ctas * fc_sm80_num_splits(main_ctas, main_blocks, d->sms) > d->sms;
+    const int64_t main_ctas = fc_cfg_ctas(p, split_cfg);
+    return main_ctas * fc_sm80_num_splits(main_ctas, fc_cfg_key_blocks(p, split_cfg), d->sms) > d->sms;
 }
 
 /* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
@@ -227,9 +230,8 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)
         return fc_set_error(FC_ERROR_INTERNAL, "tile config needs %d bytes of shared memory, the device allows %d",
                             fc_cfg_smem_launch(c, pl->hdim), d->smem_optin);
-    pl->num_m_blocks = (int)(((int64_t)p->seqlen_q + c.m - 1) / c.m);
-    const int64_t ctas = (int64_t)pl->num_m_blocks * p->heads_q * p->batch;
-    const int64_t n_blocks = ((int64_t)p->seqlen_k + c.n - 1) / c.n;
+    pl->num_m_blocks = (int)fc_ceil_div(p->seqlen_q, c.m);
+    const int64_t ctas = fc_cfg_ctas(p, c), n_blocks = fc_cfg_key_blocks(p, c);
     pl->num_splits = pl->qsplit ? 1 : fc_sm80_num_splits(ctas, n_blocks, d->sms);
     if (pl->num_splits > 1) {
         const int64_t rows = (int64_t)pl->num_splits * p->heads_q * p->total_q;

@@ -83,7 +83,7 @@ template <int kBN> static bool fc_sm90_make_args(const fc_fwd_params *p, fc_sm90
     (void)with_o;
 #endif
     a->p = *p;
-    a->num_m_blocks = (p->seqlen_q + FC_SM90_BLOCK_M - 1) / FC_SM90_BLOCK_M;
+    a->num_m_blocks = (int)fc_ceil_div(p->seqlen_q, FC_SM90_BLOCK_M);
     const int64_t tiles = (int64_t)a->num_m_blocks * p->heads_q * p->batch;
     /* pair slots and splits stay in int, also with the query-row split's twice as many tiles */
     if (tiles <= 0 || tiles > INT32_MAX / 4) return false;
@@ -207,8 +207,8 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     }
     const int sms = sm_count[p->device_ordinal];
     constexpr int BN = kBN;
-    const int64_t n_blocks = ((int64_t)p->seqlen_k + BN - 1) / BN;
-    const int64_t tiles128 = (int64_t)((p->seqlen_q + FC_SM90_BLOCK_M - 1) / FC_SM90_BLOCK_M) * p->heads_q * p->batch;
+    const int64_t n_blocks = fc_ceil_div(p->seqlen_k, BN);
+    const int64_t tiles128 = fc_ceil_div(p->seqlen_q, FC_SM90_BLOCK_M) * p->heads_q * p->batch;
     /* Query-row split: when 128-row tiles would fill at most half of the SMs and there are >= 2 key
      * blocks, 64-row tiles whose two consumer warpgroups share the key blocks: twice the CTAs, half
      * the dependent chain per warpgroup, merged through shared memory instead of a cluster. */
@@ -219,7 +219,7 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
 #endif
     if (ws && !fc_sm90_smem_opt_in<kDtype, kD, kBN, kHasWS>(p->device_ordinal)) ws = false;
     const int bm = ws ? FC_SM90_WS_BLOCK_M : FC_SM90_BLOCK_M;
-    cache.args.num_m_blocks = (p->seqlen_q + bm - 1) / bm; /* max seqlen_q in varlen */
+    cache.args.num_m_blocks = (int)fc_ceil_div(p->seqlen_q, bm); /* max seqlen_q in varlen */
     const int64_t tiles = (int64_t)cache.args.num_m_blocks * p->heads_q * p->batch;
     cache.args.num_tiles = (int)tiles;
     const int *fit = max_clusters[p->device_ordinal];
