@@ -188,19 +188,21 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
                     : -1;
 }
 
+/* Can a plan of arch class cls run config id at head dim hdim (its table config, or a key-group
+ * split the plan may take)? */
+static __host__ __device__ __forceinline__ constexpr bool fc_cfg_launched_by(int cls, int id, int hdim) {
+    return fc_cfg_for(cls, hdim) == id || fc_cfg_qsplit_id(cls, hdim, 1) == id || fc_cfg_qsplit_id(cls, hdim, 2) == id;
+}
 /* Does any arch class that `sm` belongs to use config `id` at head dim `hdim`? Kernels compiled
  * for an arch that never launches them get an empty body (keeps the 4-arch build fast). Tuning
  * builds compile every alternative that fits on sm_90. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id, int hdim, int sm) {
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
-        return fc_cfg_for(FC_CLS_SM90, hdim) == id || fc_cfg_qsplit_for(FC_CLS_SM90, hdim) == id ||
-               fc_cfg_qsplit_id(FC_CLS_SM90, hdim, 2) == id || (fc_cfg_tuning_only(id) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
+        return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) || (fc_cfg_tuning_only(id) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
                 fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
-    return fc_arch_class(sm) >= 0 &&
-           (fc_cfg_for(fc_arch_class(sm), hdim) == id || fc_cfg_qsplit_for(fc_arch_class(sm), hdim) == id ||
-            fc_cfg_qsplit_id(fc_arch_class(sm), hdim, 2) == id);
+    return fc_arch_class(sm) >= 0 && fc_cfg_launched_by(fc_arch_class(sm), id, hdim);
 }
 
 #endif

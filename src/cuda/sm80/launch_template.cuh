@@ -62,12 +62,26 @@ static fc_status fc_sm80_launch_tuned(const fc_sm80_args &a, int id, int device,
 }
 #endif
 
-/* The key-group split config (kCfg = fc_cfg_qsplit_id(...), -1 where the class has none: the plan
- * never asks for it then). */
+/* Config kCfg when it exists (fc_cfg_qsplit_id gives -1 where a class has no such key-group split:
+ * the plan never asks for it then). */
 template <typename T, int kD, int kCfg>
-static fc_status fc_sm80_launch_qsplit(const fc_sm80_args &a, int device, cudaStream_t stream) {
+static fc_status fc_sm80_launch_if(const fc_sm80_args &a, int device, cudaStream_t stream) {
     if constexpr (kCfg >= 0) return fc_sm80_launch_cfg<T, kD, kCfg>(a, device, stream);
     else return fc_cuda_status(cudaErrorInvalidValue, "no key-group split config for this arch class and head dim");
+}
+/* The arch class's config for the plan: its key-group split a.qsplit (1, 2; tuning builds 3), or
+ * its table config (qsplit 0). */
+template <typename T, int kD, int kCls>
+static fc_status fc_sm80_launch_class(const fc_sm80_args &a, int device, cudaStream_t stream) {
+    switch (a.qsplit) {
+    case 0: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(kCls, kD)>(a, device, stream);
+    case 1: return fc_sm80_launch_if<T, kD, fc_cfg_qsplit_id(kCls, kD, 1)>(a, device, stream);
+    case 2: return fc_sm80_launch_if<T, kD, fc_cfg_qsplit_id(kCls, kD, 2)>(a, device, stream);
+#ifdef FC_CUDA_TUNING
+    case 3: return fc_sm80_launch_if<T, kD, fc_cfg_qsplit_id(kCls, kD, 3)>(a, device, stream);
+#endif
+    default: return fc_cuda_status(cudaErrorInvalidValue, "unknown key-group split of the plan");
+    }
 }
 
 template <typename T, int kD>
@@ -75,25 +89,11 @@ static fc_status fc_sm80_launch(const fc_sm80_args &a, int cls, int device, cuda
 #ifdef FC_CUDA_TUNING
     const char *tune = getenv("FC_TUNE_CFG");
     if (tune && cls == FC_CLS_SM90 && atoi(tune) >= 0) return fc_sm80_launch_tuned<T, kD, 0>(a, atoi(tune), device, stream);
-    /* the 32-key one-warp-group variant (FC_TUNE_QSPLIT=3: plan qsplit 3, sm_90 only) */
-    if (a.qsplit == 3 && cls == FC_CLS_SM90)
-        return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_id(FC_CLS_SM90, kD, 3)>(a, device, stream);
 #endif
-    /* the one-warp-group key-group split (plan qsplit 2, sm_90 only) */
-    if (a.qsplit == 2 && cls == FC_CLS_SM90)
-        return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_id(FC_CLS_SM90, kD, 2)>(a, device, stream);
-    if (a.qsplit) {
-        switch (cls) {
-        case FC_CLS_SM80: return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_for(FC_CLS_SM80, kD)>(a, device, stream);
-        case FC_CLS_SM8X: return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_for(FC_CLS_SM8X, kD)>(a, device, stream);
-        case FC_CLS_SM90: return fc_sm80_launch_qsplit<T, kD, fc_cfg_qsplit_for(FC_CLS_SM90, kD)>(a, device, stream);
-        default: break;
-        }
-    }
     switch (cls) {
-    case FC_CLS_SM80: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM80, kD)>(a, device, stream);
-    case FC_CLS_SM8X: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM8X, kD)>(a, device, stream);
-    case FC_CLS_SM90: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(FC_CLS_SM90, kD)>(a, device, stream);
+    case FC_CLS_SM80: return fc_sm80_launch_class<T, kD, FC_CLS_SM80>(a, device, stream);
+    case FC_CLS_SM8X: return fc_sm80_launch_class<T, kD, FC_CLS_SM8X>(a, device, stream);
+    case FC_CLS_SM90: return fc_sm80_launch_class<T, kD, FC_CLS_SM90>(a, device, stream);
     default: return fc_cuda_status(cudaErrorInvalidValue, "no tile configuration for this arch class");
     }
 }
