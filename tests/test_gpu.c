@@ -157,12 +157,20 @@ static int run_case(const fc_tcase *c, uint64_t seed, fc_tg_result *r, size_t *w
 
 static fc_tg_grid grid;
 
-/* Portable one-warp key groups (sm_90, hd <= 64: 32-row CTAs filling one wave, 8 groups with one or
- * two 64-key blocks each; elsewhere and on the Hopper kernel ordinary cases): 8 blocks, causal with
- * Sq < Sk; 11 blocks, GQA, hd 48 padded to 64, token-major lse. In both grids. */
-static void add_one_warp_group_cases(fc_tg_grid *g)
+/* Small-grid split paths, in both grids:
+ * - Hopper query-row split with the K/V ring wrapping: hd 64, 9 key blocks (5 and 4 per warpgroup
+ *   over 4 stages; portable: split-KV, the combine writes a token-major lse); hd 128 causal with
+ *   Sq > Sk (2 stages, up to 4 blocks; rows 0..49 fully masked inside a non-empty tile);
+ * - portable one-warp key groups (sm_90, hd <= 64: 32-row CTAs filling one wave, 8 groups with one
+ *   or two 64-key blocks each; on the Hopper kernel query-row split cases): 8 blocks, causal with
+ *   Sq < Sk; 11 blocks, GQA, hd 48 padded to 64, token-major lse. */
+static void add_split_path_cases(fc_tg_grid *g)
 {
-    fc_tcase *c = fc_tg_add(g, 1, 8, 8, 500, 510, 64, FC_DTYPE_BF16);
+    fc_tcase *c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, FC_DTYPE_F16);
+    c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
+    c = fc_tg_add(g, 1, 2, 2, 450, 400, 128, FC_DTYPE_BF16);
+    c->causal = 1;
+    c = fc_tg_add(g, 1, 8, 8, 500, 510, 64, FC_DTYPE_BF16);
     c->causal = 1;
     c = fc_tg_add(g, 1, 4, 2, 1000, 700, 48, FC_DTYPE_F16);
     c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
@@ -197,12 +205,7 @@ static void build_quick_grid(fc_tg_grid *g)
      * rows) the one-warp groups of config 12, 10 blocks over 8 groups */
     c = fc_tg_add(g, 1, 72, 8, 33, 600, 64, BF16), c->causal = 1;
     c = fc_tg_add(g, 1, 72, 8, 16, 600, 64, BF16), c->causal = 1;
-    /* Hopper query-row split with the K/V ring wrapping: hd 64, 9 key blocks (5 and 4 per warpgroup
-     * over 4 stages; portable: split-KV, the combine writes a token-major lse); hd 128 causal with
-     * Sq > Sk (2 stages, up to 4 blocks; rows 0..49 fully masked inside a non-empty tile) */
-    c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, F16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
-    c = fc_tg_add(g, 1, 2, 2, 450, 400, 128, BF16), c->causal = 1;
-    add_one_warp_group_cases(g);
+    add_split_path_cases(g);
 }
 
 static void build_grid(fc_tg_grid *g)
@@ -290,11 +293,7 @@ static void build_grid(fc_tg_grid *g)
         const int lq[4] = {64, 1, 40, 0}, lk[4] = {1000, 700, 513, 900};
         c = fc_tg_add_varlen(g, 4, lq, lk, 24, 8, 64, BF16), c->causal = 1;
     }
-    /* Hopper query-row split: hd 128 causal Sq > Sk (fully masked rows inside a non-empty tile, the
-     * 2-stage ring wrapping), hd 64 with 9 key blocks over its 4 stages */
-    c = fc_tg_add(g, 1, 2, 2, 450, 400, 128, BF16), c->causal = 1;
-    c = fc_tg_add(g, 1, 2, 1, 64, 1100, 64, F16), c->lse_view = FC_TG_LSE_TOKEN_MAJOR;
-    add_one_warp_group_cases(g);
+    add_split_path_cases(g);
 }
 
 /* Random cases from the run's seed: features mixed freely, bounded work. */
