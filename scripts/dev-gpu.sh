@@ -112,19 +112,15 @@ EOF
     cat > "$OUT/prof_run.py" <<'PY'
 import sys, torch
 sys.path.insert(0, "scripts")
+from torch.nn.attention import SDPBackend
+from bench_gpu import Flashcore, sdpa_fn
 B, H, S, D, c, dt = sys.argv[3].split(",")
 B, H, S, D, causal = int(B), int(H), int(S), int(D), c == "1"
 q, k, v = (torch.randn(B, S, H, D, dtype=getattr(torch, dt), device="cuda") for _ in range(3))
 if sys.argv[2] == "fc":
-    from bench_gpu import Flashcore
-    o = torch.empty_like(q)
-    run = Flashcore(sys.argv[1]).prepare(q, k, v, o, causal)
+    run = Flashcore(sys.argv[1]).prepare(q, k, v, torch.empty_like(q), causal)
 else:
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-    def run():
-        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-            torch.nn.functional.scaled_dot_product_attention(qt, kt, vt, is_causal=causal)
+    run = sdpa_fn(SDPBackend.FLASH_ATTENTION, q, k, v, causal)
 for _ in range(5):
     run()
 torch.cuda.synchronize()
