@@ -78,6 +78,12 @@ def log(msg: str) -> None:
 
 # ---- environment ---------------------------------------------------------------------------------
 
+def _error_text(e: BaseException) -> str:
+    """'Type: first line of the message' of an exception, for one-line notes."""
+    text = str(e)
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def _run(cmd: List[str]) -> str:
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=20, cwd=REPO).stdout.strip()
@@ -366,7 +372,7 @@ def run_shape(s: Shape, args, device: str, impls: List[str], rng, notes: List[st
             if device == "cuda":
                 torch.cuda.synchronize()
         except Exception as e:  # a peer that does not take this shape, or flashcore's error
-            fail(impl, f"{s.label()}: {impl} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+            fail(impl, f"{s.label()}: {impl} failed: {_error_text(e)}",
                  counts=not isinstance(e, flashcore.NotSupportedError))
             continue
         err = reference.error(out)
@@ -389,8 +395,7 @@ def run_shape(s: Shape, args, device: str, impls: List[str], rng, notes: List[st
             except Exception as e:
                 if mode != "graph":
                     raise
-                notes.append(f"{s.label()}: {impl}: CUDA-graph capture failed ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0] if str(e) else ''}); timed eagerly")
+                notes.append(f"{s.label()}: {impl}: CUDA-graph capture failed ({_error_text(e)}); timed eagerly")
                 log(notes[-1])
                 torch.cuda.synchronize()
                 t = Timer(fn, p, "eager")
