@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <math.h>
+#include <limits.h>
 
 /* Key range [lo, hi) of query row `row`. Computed in 64 bits: windows are clamped by the launch code
  * to at most seqlen_q + seqlen_k, but row + off + window can still pass 2^31 for huge sequences. */
@@ -37,15 +38,21 @@ static __device__ __forceinline__ void fc_block_range(int m_first, int m_last, i
     *nb_hi = hi > lo ? (hi + kN - 1) / kN : *nb_lo;
 }
 
-/* Does key block nb (keys [nb*kN, nb*kN + kN)) need the element-wise mask for rows
- * [m_first, m_last]? True when it crosses seqlen_k or either window edge of some row. */
-static __device__ __forceinline__ bool fc_block_needs_mask(int nb, int kN, int m_first, int m_last,
-                                                           int sk, int off, int wl, int wr) {
-    const long long c0 = (long long)nb * kN, c1 = c0 + kN - 1; /* first and last key */
-    if (c1 >= sk) return true;
-    if (wr >= 0 && c1 > (long long)m_first + off + wr) return true;
-    if (wl >= 0 && c0 < (long long)m_last + off - wl) return true;
-    return false;
+/* Key blocks of kN keys that rows [m_first, m_last] run without the element-wise mask: those in
+ * [*lo, *hi], i.e. below seqlen_k and inside both window edges of every row (the others cross an
+ * edge; *lo > *hi when none is plain). Two ints computed once, so the mainloop's test per block is
+ * two compares and no 64-bit values stay live across it. */
+static __device__ __forceinline__ void fc_plain_blocks(int kN, int m_first, int m_last, int sk, int off, int wl,
+                                                       int wr, int *lo, int *hi) {
+    long long last = (long long)sk - 1; /* last key every row sees */
+    if (wr >= 0) last = min(last, (long long)m_first + off + wr);
+    long long first = 0; /* first key every row sees */
+    if (wl >= 0) first = max(first, (long long)m_last + off - wl);
+    /* block nb is plain iff nb*kN >= first and nb*kN + kN - 1 <= last */
+    const long long h = last + 1 >= 0 ? (last + 1) / kN - 1 : -1;
+    const long long l = (first + kN - 1) / kN;
+    *hi = (int)min(h, (long long)INT_MAX);
+    *lo = (int)min(l, (long long)INT_MAX);
 }
 
 /*

@@ -202,7 +202,7 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
         c.n_tiles = n_tiles;
         c.chunks_valid = chunks_valid;
         c.m0 = m0;
-        c.m_last = m_last;
+        fc_plain_blocks(kN, m0, m_last, sk, off, wl, wr, &c.plain_lo, &c.plain_hi);
         c.wrow = wrow;
         c.lane = lane;
         /* Q goes first in the first commit group of both loops. */

@@ -20,9 +20,13 @@
  * serves Q, K and V; the K and V tiles are compile-time (or per-stage) byte offsets from it.
  * With that lane pattern the four 8x8 matrices of one ldmatrix.x4 are
  *   m0 = rows 0-7, chunk 2s;  m1 = rows 8-15, chunk 2s;  m2 = rows 0-7, chunk 2s+1;  m3 = rows 8-15, chunk 2s+1
- * which is the A fragment (a0..a3) of Q, and for K (rows = keys) the B fragments of two n8 tiles:
- * (m0, m2) for keys 0-7 and (m1, m3) for keys 8-15; for V (.trans, rows = keys) (m0, m1) is the B
- * fragment of d-tile 2s and (m2, m3) that of d-tile 2s+1.
+ * which is the A fragment (a0..a3) of Q, and for V (.trans, rows = keys) (m0, m1) is the B fragment
+ * of d-tile 2s and (m2, m3) that of d-tile 2s+1. K tiles are stored with row bit 3 and chunk bit 0
+ * swapped (common/smem.cuh, kKeyPairs), so there the same lanes read
+ *   m0 = keys 0-7, chunk 2s;  m1 = keys 0-7, chunk 2s+1;  m2 = keys 8-15, chunk 2s;  m3 = keys 8-15, chunk 2s+1
+ * i.e. the B fragments of two n8 tiles as the register pairs (m0, m1) and (m2, m3). (In the plain
+ * layout they would be (m0, m2) and (m1, m3), which ptxas has to copy into pairs: 120-700 register
+ * moves per mainloop step, bench/NOTES.md v7.)
  */
 
 /* A fragments of the warp's Q rows for k-step ks (kMT m16 tiles). */
@@ -62,8 +66,8 @@ static __device__ __forceinline__ void fc_gemm_qk(float (&s)[kMT][kNT][4], const
             fc_ldsm_x4(la.at(np * 16, ks) + k_off, b);
 #pragma unroll
             for (int mt = 0; mt < kMT; ++mt) {
-                fc_mma<T>::run(s[mt][2 * np], a[mt], b[0], b[2]);
-                fc_mma<T>::run(s[mt][2 * np + 1], a[mt], b[1], b[3]);
+                fc_mma<T>::run(s[mt][2 * np], a[mt], b[0], b[1]);
+                fc_mma<T>::run(s[mt][2 * np + 1], a[mt], b[2], b[3]);
             }
         }
     }
@@ -104,19 +108,6 @@ static __device__ __forceinline__ void fc_gemm_pv(float (&o)[kMT][kDT][4], const
     }
 }
 
-/* Score transform (softcap / sign) and, for key blocks that cross a mask edge, the element-wise
- * mask of one warp's S tile. nb: the key block; warp_row: the warp's first row inside the CTA. */
-template <int kM, int kN, int kMT, int kNT>
-static __device__ __forceinline__ void fc_score_tile(float (&s)[kMT][kNT][4], const fc_sm80_args &a, int nb, int m0,
-                                                     int m_last, int warp_row, int sk, int off, int lane) {
-    fc_transform_scores(s, a.softcap_on, a.p.softcap_scale, a.flip_sign);
-    if (fc_block_needs_mask(nb, kN, m0, m_last, sk, off, a.window_left, a.window_right)) {
-        int lo0, hi0, end;
-        fc_mask_limits<kN + kM>(m0 + warp_row, nb * kN, sk, off, a.window_left, a.window_right, &lo0, &hi0, &end);
-        fc_apply_mask(s, lo0, hi0, end, lane);
-    }
-}
-
 /* What both mainloops need besides the register state: the CTA's K/V rows and key-block range. */
 template <typename T>
 struct fc_loop_ctx {
@@ -128,8 +119,22 @@ struct fc_loop_ctx {
     int sk, off;                /* seqlen_k, seqlen_k - seqlen_q */
     int nb_hi, n_tiles;         /* key blocks nb_hi-1-t*G for t < n_tiles (G: the config's key groups) */
     int chunks_valid;           /* head_dim / 8 */
-    int m0, m_last, wrow, lane; /* first/last query row of the CTA, the warp's first row in it */
+    int m0, wrow, lane;         /* first query row of the CTA, the warp's first row in it */
+    int plain_lo, plain_hi;     /* key blocks that need no element-wise mask (fc_plain_blocks) */
 };
+
+/* Score transform (softcap / sign) and, for key blocks that cross a mask edge, the element-wise
+ * mask of one warp's S tile. nb: the key block. */
+template <int kM, int kN, int kMT, int kNT, typename T>
+static __device__ __forceinline__ void fc_score_tile(float (&s)[kMT][kNT][4], const fc_sm80_args &a, int nb,
+                                                     const fc_loop_ctx<T> &c) {
+    fc_transform_scores(s, a.softcap_on, a.p.softcap_scale, a.flip_sign);
+    if (nb < c.plain_lo || nb > c.plain_hi) {
+        int lo0, hi0, end;
+        fc_mask_limits<kN + kM>(c.m0 + c.wrow, nb * kN, c.sk, c.off, a.window_left, a.window_right, &lo0, &hi0, &end);
+        fc_apply_mask(s, lo0, hi0, end, c.lane);
+    }
+}
 
 /* Barrier of the calling thread's key group: the whole CTA when there is one group (bar 0), else
  * named barrier 1 + group over the group's threads (the groups run different key blocks, so
@@ -156,11 +161,11 @@ struct fc_group_loader {
         lo.init(tid);
         hi.init(tid + kThreads);
     }
-    template <int kRows, typename T>
+    template <int kRows, bool kKeyPairs = false, typename T>
     __device__ __forceinline__ void load(uint32_t smem_tile, const T *gmem, int64_t row_stride, int rows_valid,
                                          int chunks_valid) const {
-        lo.template load<kRows>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
-        hi.template load<kRows>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
+        lo.template load<kRows, kKeyPairs>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
+        hi.template load<kRows, kKeyPairs>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
     }
 };
 template <int kChunks, int kThreads, bool kHalves = (kThreads / fc_swizzle<kChunks>::kGroup) % 8 != 0>
@@ -172,11 +177,11 @@ struct fc_group_loader_of<kChunks, kThreads, true> {
     typedef fc_group_loader<kChunks, kThreads> type;
 };
 
-/* Load key block nb (K or V) into the buffer at byte offset `dst` from the Q tile. */
-template <int kN, typename T, typename Loader>
+/* Load key block nb (K: kKeys, or V) into the buffer at byte offset `dst` from the Q tile. */
+template <int kN, bool kKeys, typename T, typename Loader>
 static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst, const T *g, int64_t row_stride,
                                                   int nb, const fc_loop_ctx<T> &c) {
-    ld.template load<kN>(dst, g + (int64_t)nb * kN * row_stride, row_stride, c.sk - nb * kN, c.chunks_valid);
+    ld.template load<kN, kKeys>(dst, g + (int64_t)nb * kN * row_stride, row_stride, c.sk - nb * kN, c.chunks_valid);
 }
 
 /*
@@ -202,10 +207,10 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
     /* prologue (Q already issued by the caller) */
 #pragma unroll
     for (int s = 0; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
+        if (s < c.n_tiles) fc_load_kv<kN, true>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
         fc_cp_async_commit();
         if (s < kS - 1) {
-            if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s * kG, c);
+            if (s < c.n_tiles) fc_load_kv<kN, false>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s * kG, c);
             fc_cp_async_commit();
         }
     }
@@ -233,12 +238,12 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         {
             const int tv = t + kS - 1;
             if (tv < c.n_tiles)
-                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv * kG, c);
+                fc_load_kv<kN, false>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv * kG, c);
             fc_cp_async_commit();
         }
         float s[kMT][kNT][4], corr[kMT][2];
         fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff + stage);
-        fc_score_tile<kM, kN>(s, a, nb, c.m0, c.m_last, c.wrow, c.sk, c.off, c.lane);
+        fc_score_tile<kM, kN>(s, a, nb, c);
         const bool moved = fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
         fc_rescale_o(o, corr, moved);
         uint32_t pa[kMT][kPS][4];
@@ -249,7 +254,7 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         {
             const int tk = t + kS;
             if (tk < c.n_tiles)
-                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
+                fc_load_kv<kN, true>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
             fc_cp_async_commit();
         }
         fc_gemm_pv<T, kMT, kPS, kDT>(o, pa, la, kVOff + stage);
@@ -279,13 +284,13 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
     constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
 
     /* prologue (Q already issued by the caller) */
-    fc_load_kv<kN>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
+    fc_load_kv<kN, true>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
     fc_cp_async_commit();
 #pragma unroll
     for (int s = 1; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
+        if (s < c.n_tiles) fc_load_kv<kN, true>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
         if (s - 1 < c.n_tiles)
-            fc_load_kv<kN>(ld, sQ + kVOff + (s - 1) * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - s, c);
+            fc_load_kv<kN, false>(ld, sQ + kVOff + (s - 1) * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - s, c);
         fc_cp_async_commit();
     }
     fc_cp_async_wait<kS - 1>(); /* {Q, K(0)} */
@@ -308,7 +313,7 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
     {
         float s[kMT][kNT][4], corr[kMT][2];
         fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff);
-        fc_score_tile<kM, kN>(s, a, c.nb_hi - 1, c.m0, c.m_last, c.wrow, c.sk, c.off, c.lane);
+        fc_score_tile<kM, kN>(s, a, c.nb_hi - 1, c);
         (void)fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
         fc_pack_p<T>(s, pa);
     }
@@ -321,14 +326,14 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
         {
             const int tk = t + kS, tv = t + kS - 1;
             if (tk < c.n_tiles)
-                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
+                fc_load_kv<kN, true>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
             if (tv < c.n_tiles)
-                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
+                fc_load_kv<kN, false>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
             fc_cp_async_commit();
         }
         float s[kMT][kNT][4], corr[kMT][2];
         fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff + ((t + 1) % kS) * kKVBytes);
-        fc_score_tile<kM, kN>(s, a, c.nb_hi - 2 - t, c.m0, c.m_last, c.wrow, c.sk, c.off, c.lane);
+        fc_score_tile<kM, kN>(s, a, c.nb_hi - 2 - t, c);
         /* overlapped: P(t) V(t) on the tensor pipe, softmax of tile t+1 on the others */
         fc_gemm_pv<T, kMT, kPS, kDT>(o, p_cur, la, kVOff + (t % kS) * kKVBytes);
         const bool moved = fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
