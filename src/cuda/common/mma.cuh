@@ -24,12 +24,18 @@ static __device__ __forceinline__ uint32_t fc_smem_u32(const void *p) {
 
 /* ---------------------------------------------------------------------------------------------
  * cp.async: 16-byte global -> shared copies that bypass L1 (.cg). With valid == false nothing is
- * read from global memory and the 16 shared bytes are zero-filled (src-size 0); `src` must still be
- * a valid address expression, so callers pass the tensor base then.
+ * read from global memory and the 16 shared bytes are zero-filled (src-size 0; in SASS the copy's
+ * zero-fill predicate), so `src` may then point past the tensor: the tile loader passes the row's
+ * address as is rather than selecting a safe one (two SELs per copy; checked by memcheck over the
+ * test grid's sequence tails and padded head dims).
  * ------------------------------------------------------------------------------------------- */
 static __device__ __forceinline__ void fc_cp_async_16(uint32_t dst, const void *src, bool valid) {
     const int n = valid ? 16 : 0;
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
+}
+/* The same without the zero-fill operand, for copies known to be in bounds. */
+static __device__ __forceinline__ void fc_cp_async_16(uint32_t dst, const void *src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src));
 }
 static __device__ __forceinline__ void fc_cp_async_commit(void) {
     asm volatile("cp.async.commit_group;\n" ::);

@@ -71,7 +71,7 @@ struct fc_ldsm_addr {
  * would cost two registers per row and spill the accumulators).
  *
  * Rows >= rows_valid and chunks >= chunks_valid are zero-filled (sequence tails, padded head dims),
- * so no garbage (NaN) ever reaches the tensor cores.
+ * so no garbage (NaN) ever reaches the tensor cores; their source addresses are never read.
  *
  * K tiles (kKeyPairs) are stored with bit 3 of the row and bit 0 of the chunk swapped inside each
  * 16-row block: logical (r, c) sits where the plain layout has (r ^ 8x, c ^ x), x = (r >> 3 ^ c) & 1.
@@ -132,7 +132,7 @@ struct fc_tile_loader {
                 const uint32_t dst =
                     kSwapWrite ? smem_tile + (s_k ^ (uint32_t)((i & 1) << 4)) + (uint32_t)(((i >> 1) * 16 * kChunks + j * kTPR) * 16)
                                : smem_tile + s_off + (uint32_t)((i * kStep * kChunks + j * kTPR) * 16);
-                fc_cp_async_16(dst, ok ? (const void *)(src + j * kTPR * 8) : (const void *)gmem, ok);
+                fc_cp_async_16(dst, src + j * kTPR * 8, ok);
             }
             src += step;
             asm volatile("" : "+l"(src));
