@@ -29,6 +29,13 @@
  * moves per mainloop step, bench/NOTES.md v7.)
  */
 
+/* Dev knob (A/B only): FC_SM80_KEY_PAIRS=0 keeps K tiles in the plain layout (B fragments copied
+ * into pairs by ptxas). */
+#ifndef FC_SM80_KEY_PAIRS
+#define FC_SM80_KEY_PAIRS 1
+#endif
+static constexpr bool kFcKeyPairs = FC_SM80_KEY_PAIRS != 0;
+
 /* A fragments of the warp's Q rows for k-step ks (kMT m16 tiles). */
 template <int kMT, int kChunks>
 static __device__ __forceinline__ void fc_load_q_frag(const fc_ldsm_addr<kChunks> &la, int warp_row, int ks,
@@ -66,8 +73,8 @@ static __device__ __forceinline__ void fc_gemm_qk(float (&s)[kMT][kNT][4], const
             fc_ldsm_x4(la.at(np * 16, ks) + k_off, b);
 #pragma unroll
             for (int mt = 0; mt < kMT; ++mt) {
-                fc_mma<T>::run(s[mt][2 * np], a[mt], b[0], b[1]);
-                fc_mma<T>::run(s[mt][2 * np + 1], a[mt], b[2], b[3]);
+                fc_mma<T>::run(s[mt][2 * np], a[mt], b[0], kFcKeyPairs ? b[1] : b[2]);
+                fc_mma<T>::run(s[mt][2 * np + 1], a[mt], kFcKeyPairs ? b[2] : b[1], b[3]);
             }
         }
     }
@@ -207,7 +214,7 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
     /* prologue (Q already issued by the caller) */
 #pragma unroll
     for (int s = 0; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN, true>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
+        if (s < c.n_tiles) fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
         fc_cp_async_commit();
         if (s < kS - 1) {
             if (s < c.n_tiles) fc_load_kv<kN, false>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s * kG, c);
@@ -254,7 +261,7 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         {
             const int tk = t + kS;
             if (tk < c.n_tiles)
-                fc_load_kv<kN, true>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
+                fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
             fc_cp_async_commit();
         }
         fc_gemm_pv<T, kMT, kPS, kDT>(o, pa, la, kVOff + stage);
@@ -284,11 +291,11 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
     constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
 
     /* prologue (Q already issued by the caller) */
-    fc_load_kv<kN, true>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
+    fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
     fc_cp_async_commit();
 #pragma unroll
     for (int s = 1; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN, true>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
+        if (s < c.n_tiles) fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
         if (s - 1 < c.n_tiles)
             fc_load_kv<kN, false>(ld, sQ + kVOff + (s - 1) * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - s, c);
         fc_cp_async_commit();
@@ -326,7 +333,7 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
         {
             const int tk = t + kS, tv = t + kS - 1;
             if (tk < c.n_tiles)
-                fc_load_kv<kN, true>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
+                fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
             if (tv < c.n_tiles)
                 fc_load_kv<kN, false>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
             fc_cp_async_commit();
