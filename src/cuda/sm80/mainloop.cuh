@@ -21,20 +21,25 @@
  * With that lane pattern the four 8x8 matrices of one ldmatrix.x4 are
  *   m0 = rows 0-7, chunk 2s;  m1 = rows 8-15, chunk 2s;  m2 = rows 0-7, chunk 2s+1;  m3 = rows 8-15, chunk 2s+1
  * which is the A fragment (a0..a3) of Q, and for V (.trans, rows = keys) (m0, m1) is the B fragment
- * of d-tile 2s and (m2, m3) that of d-tile 2s+1. K tiles are stored with row bit 3 and chunk bit 0
- * swapped (common/smem.cuh, kKeyPairs), so there the same lanes read
+ * of d-tile 2s and (m2, m3) that of d-tile 2s+1. For K (rows = keys) they are the B fragments
+ * (m0, m2) of keys 0-7 and (m1, m3) of keys 8-15, which mma wants as register pairs: ptxas copies
+ * them (about 2 moves per fragment, 100-700 per kernel). The tiles of fc_key_pairs() therefore store
+ * K with row bit 3 and chunk bit 0 swapped (common/smem.cuh, kKeyPairs), and there the same lanes read
  *   m0 = keys 0-7, chunk 2s;  m1 = keys 0-7, chunk 2s+1;  m2 = keys 8-15, chunk 2s;  m3 = keys 8-15, chunk 2s+1
- * i.e. the B fragments of two n8 tiles as the register pairs (m0, m1) and (m2, m3). (In the plain
- * layout they would be (m0, m2) and (m1, m3), which ptxas has to copy into pairs: 120-700 register
- * moves per mainloop step, bench/NOTES.md v7.)
+ * i.e. the B fragments as the pairs (m0, m1) and (m2, m3), no copies (bench/NOTES.md v7).
  */
 
-/* Dev knob (A/B only): FC_SM80_KEY_PAIRS=0 keeps K tiles in the plain layout (B fragments copied
- * into pairs by ptxas). */
+/* Which tiles store K in the pair layout: those with 32 rows per warp (kMT = 2: hd 64-128). The
+ * 16-rows-per-warp tiles (the pipelined hd 192/256 ones) measured 2-4 % slower with it than
+ * without, for all its 600 fewer register copies (bench/NOTES.md v7; not understood). Dev knob
+ * FC_SM80_KEY_PAIRS=0: the plain layout everywhere (A/B). */
 #ifndef FC_SM80_KEY_PAIRS
 #define FC_SM80_KEY_PAIRS 1
 #endif
-static constexpr bool kFcKeyPairs = FC_SM80_KEY_PAIRS != 0;
+template <int kMT>
+static __device__ __forceinline__ constexpr bool fc_key_pairs() {
+    return FC_SM80_KEY_PAIRS != 0 && kMT >= 2;
+}
 
 /* A fragments of the warp's Q rows for k-step ks (kMT m16 tiles). */
 template <int kMT, int kChunks>
@@ -73,8 +78,8 @@ static __device__ __forceinline__ void fc_gemm_qk(float (&s)[kMT][kNT][4], const
             fc_ldsm_x4(la.at(np * 16, ks) + k_off, b);
 #pragma unroll
             for (int mt = 0; mt < kMT; ++mt) {
-                fc_mma<T>::run(s[mt][2 * np], a[mt], b[0], kFcKeyPairs ? b[1] : b[2]);
-                fc_mma<T>::run(s[mt][2 * np + 1], a[mt], kFcKeyPairs ? b[2] : b[1], b[3]);
+                fc_mma<T>::run(s[mt][2 * np], a[mt], b[0], fc_key_pairs<kMT>() ? b[1] : b[2]);
+                fc_mma<T>::run(s[mt][2 * np + 1], a[mt], fc_key_pairs<kMT>() ? b[2] : b[1], b[3]);
             }
         }
     }
@@ -214,7 +219,7 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
     /* prologue (Q already issued by the caller) */
 #pragma unroll
     for (int s = 0; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
+        if (s < c.n_tiles) fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
         fc_cp_async_commit();
         if (s < kS - 1) {
             if (s < c.n_tiles) fc_load_kv<kN, false>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s * kG, c);
@@ -261,7 +266,7 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         {
             const int tk = t + kS;
             if (tk < c.n_tiles)
-                fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
+                fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
             fc_cp_async_commit();
         }
         fc_gemm_pv<T, kMT, kPS, kDT>(o, pa, la, kVOff + stage);
@@ -291,11 +296,11 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
     constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
 
     /* prologue (Q already issued by the caller) */
-    fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
+    fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
     fc_cp_async_commit();
 #pragma unroll
     for (int s = 1; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
+        if (s < c.n_tiles) fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
         if (s - 1 < c.n_tiles)
             fc_load_kv<kN, false>(ld, sQ + kVOff + (s - 1) * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - s, c);
         fc_cp_async_commit();
@@ -333,7 +338,7 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
         {
             const int tk = t + kS, tv = t + kS - 1;
             if (tk < c.n_tiles)
-                fc_load_kv<kN, kFcKeyPairs>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
+                fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
             if (tv < c.n_tiles)
                 fc_load_kv<kN, false>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
             fc_cp_async_commit();
