@@ -32,13 +32,13 @@
 /* Which tiles store K in the pair layout: those with 32 rows per warp (kMT = 2: hd 64-128). The
  * 16-rows-per-warp tiles (the pipelined hd 192/256 ones) measured 2-4 % slower with it than
  * without, for all its 600 fewer register copies (bench/NOTES.md v7; not understood). Dev knob
- * FC_SM80_KEY_PAIRS=0: the plain layout everywhere (A/B). */
+ * FC_SM80_KEY_PAIRS (A/B): 0 = the plain layout everywhere, 2 = the pair layout everywhere. */
 #ifndef FC_SM80_KEY_PAIRS
 #define FC_SM80_KEY_PAIRS 1
 #endif
 template <int kMT>
 static __device__ __forceinline__ constexpr bool fc_key_pairs() {
-    return FC_SM80_KEY_PAIRS != 0 && kMT >= 2;
+    return FC_SM80_KEY_PAIRS == 2 || (FC_SM80_KEY_PAIRS == 1 && kMT >= 2);
 }
 
 /* A fragments of the warp's Q rows for k-step ks (kMT m16 tiles). */
