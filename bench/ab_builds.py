@@ -7,9 +7,10 @@
 Each row is timed per build in the order given and then in reverse (the minimum of the two kept),
 with bench_gpu.bench_row (CUDA-graph replay, same inputs); FA2 and cuDNN once per row. The first
 build is the baseline of the speed columns. Prints a markdown table; OUT.json gets every run.
-Environment such as FLASHCORE_FORCE_PORTABLE applies to every build alike.
+Environment such as FLASHCORE_FORCE_PORTABLE applies to every build alike; FC_AB_HEAD_DIMS=64,128
+keeps only the rows of those head dims.
 """
-import json, sys
+import json, os, sys
 from pathlib import Path
 import torch
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,8 @@ print("|---" * (2 * len(names) + 3 + len(names)) + "|---|")
 out = []
 for n in sys.argv[2].split(","):
     for s in SWEEPS[n]():
+        if os.environ.get("FC_AB_HEAD_DIMS") and str(s.head_dim) not in os.environ["FC_AB_HEAD_DIMS"].split(","):
+            continue
         reps = 50 if n == "seed" else 10
         shape = (s.batch, s.heads_q, s.seqlen_q, s.head_dim, s.causal, DT[s.dtype], reps)
         rows = {}

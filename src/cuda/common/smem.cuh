@@ -62,9 +62,9 @@ struct fc_ldsm_addr {
  * Asynchronous copies of [kRows x kChunks*8] tiles from global memory (row stride in elements, last
  * dim contiguous) into swizzled shared tiles, for kThreads threads.
  *
- * Thread t owns chunk column c0 = t % kTPR (+ kTPR*j) of rows r0 (+ kStep*i), with kTPR = the
- * swizzle group (8 or 4 chunks = 128 or 64 contiguous bytes per row segment, so a warp reads whole
- * 32-byte sectors) and kStep = kThreads / kTPR rows. kStep is a multiple of 8, so every row a
+ * Thread t owns chunk column c = t % kTPR (+ kTPR*j) of rows r0 = t / kTPR (+ kStep*i), with kTPR =
+ * the swizzle group (8 or 4 chunks = 128 or 64 contiguous bytes per row segment, so a warp reads
+ * whole 32-byte sectors) and kStep = kThreads / kTPR rows. kStep is a multiple of 8, so every row a
  * thread touches has the same swizzle key and every shared address is the thread's base plus a
  * compile-time offset. The global address advances by one 64-bit add per row step; the empty asm
  * keeps the compiler from hoisting a table of per-row 64-bit offsets out of the mainloop (which
@@ -72,66 +72,37 @@ struct fc_ldsm_addr {
  *
  * Rows >= rows_valid and chunks >= chunks_valid are zero-filled (sequence tails, padded head dims),
  * so no garbage (NaN) ever reaches the tensor cores; their source addresses are never read.
- *
- * K tiles (kKeyPairs) are stored with bit 3 of the row and bit 0 of the chunk swapped inside each
- * 16-row block: logical (r, c) sits where the plain layout has (r ^ 8x, c ^ x), x = (r >> 3 ^ c) & 1.
- * The kernels' ldmatrix lanes then read, per 16 keys and 2 chunks, the four 8x8 matrices in the
- * order (keys 0-7, chunk 2s), (keys 0-7, 2s+1), (keys 8-15, 2s), (keys 8-15, 2s+1): two mma B
- * fragments, each in a register pair as mma.sync wants them (sm80/mainloop.cuh). The swap keeps the
- * swizzle key (row & 7). How a K tile gets there without a register more in the mainloop:
- *  - kStep a multiple of 16: the thread fills the same shared places as for any tile, reading the
- *    logical element that belongs there (r0 ^ 8x, c0 ^ x); r0 = t / kTPR with bits 0 and 3 of
- *    the row moved (rows 2k, 2k+8, 2k+1, 2k+9, ...), so that a warp holds rows r and r ^ 8 and
- *    still reads whole sectors.
- *  - kStep 8 (64-thread loaders: r0 = t / kTPR < 8, rows r0 + 8i): the thread reads its own
- *    elements and writes them to their swapped places, row r0 + 16(i/2) (+8 if c0 is odd) with
- *    chunk bit 0 = i & 1, i.e. offset (swapped place of (r0, c0)) XOR 16 for odd i.
  */
 template <int kChunks, int kThreads>
 struct fc_tile_loader {
     static constexpr int kTPR = fc_swizzle<kChunks>::kGroup; /* threads per row segment */
     static constexpr int kStep = kThreads / kTPR;            /* rows between a thread's rows */
-    static_assert(kThreads % kTPR == 0 && (kStep % 16 == 0 || kStep == 8),
-                  "loader layout keeps the swizzle key fixed and K tiles' 16-row blocks whole");
+    static_assert(kThreads % kTPR == 0 && kStep % 8 == 0, "loader layout keeps the swizzle key fixed");
     int r0;          /* first row of this thread */
     int c0;          /* first chunk of this thread */
     uint32_t s_off;  /* shared byte offset of (r0, c0) inside a tile */
 
     __device__ __forceinline__ void init(int tid) {
-        const int q = tid / kTPR;
-        r0 = kStep % 16 == 0 ? (q & ~15) | (q & 1) << 3 | (q >> 1 & 7) : q;
+        r0 = tid / kTPR;
         c0 = tid % kTPR;
         s_off = (uint32_t)fc_swizzle<kChunks>::offset(r0, c0);
     }
 
-    /* Copy rows [0, kRows) of the tile whose first row is at gmem (a K tile: kKeyPairs). */
-    template <int kRows, bool kKeyPairs = false, typename T>
+    /* Copy rows [0, kRows) of the tile whose first row is at gmem. */
+    template <int kRows, typename T>
     __device__ __forceinline__ void load(uint32_t smem_tile, const T *gmem, int64_t row_stride, int rows_valid,
                                          int chunks_valid) const {
         static_assert(kRows % kStep == 0, "tile rows must split evenly among the thread rows");
-        static_assert(!kKeyPairs || kRows % 16 == 0, "K tiles come in 16-row blocks");
-        constexpr bool kSwapRead = kKeyPairs && kStep % 16 == 0, kSwapWrite = kKeyPairs && kStep == 8;
-        int r = r0, c = c0; /* the logical row and chunk this thread reads first */
-        uint32_t s_k = 0;   /* kSwapWrite: the swapped place of (r0, c0) */
-        if constexpr (kSwapRead) {
-            const int x = (r0 >> 3 ^ c0) & 1;
-            r ^= x << 3;
-            c ^= x;
-        } else if constexpr (kSwapWrite) {
-            s_k = (uint32_t)fc_swizzle<kChunks>::offset(r0 | (c0 & 1) << 3, c0 & ~1);
-        }
-        const T *src = gmem + r * row_stride + c * 8;
+        const T *src = gmem + r0 * row_stride + c0 * 8;
         const int64_t step = kStep * row_stride;
 #pragma unroll
         for (int i = 0; i < kRows / kStep; ++i) {
-            const bool row_ok = r + i * kStep < rows_valid;
+            const bool row_ok = r0 + i * kStep < rows_valid;
 #pragma unroll
             for (int j = 0; j < kChunks / kTPR; ++j) {
-                const bool ok = row_ok && c + j * kTPR < chunks_valid;
+                const bool ok = row_ok && c0 + j * kTPR < chunks_valid;
                 /* The swizzle key of row r0 + i*kStep is that of r0: offsets are compile-time. */
-                const uint32_t dst =
-                    kSwapWrite ? smem_tile + (s_k ^ (uint32_t)((i & 1) << 4)) + (uint32_t)(((i >> 1) * 16 * kChunks + j * kTPR) * 16)
-                               : smem_tile + s_off + (uint32_t)((i * kStep * kChunks + j * kTPR) * 16);
+                const uint32_t dst = smem_tile + s_off + (uint32_t)((i * kStep * kChunks + j * kTPR) * 16);
                 fc_cp_async_16(dst, src + j * kTPR * 8, ok);
             }
             src += step;

@@ -167,7 +167,7 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     ld.init(tid);
 
     /* ---- per-lane ldmatrix addressing ---- */
-    fc_ldsm_addr<kChunks> la; /* one lane addressing for Q, K and V (see mainloop.cuh) */
+    fc_ldsm_addr<kChunks> la; /* lane addressing for Q and V; K's differs by c.k_shift (mainloop.cuh) */
     la.init(sQ, (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
     const int wrow = warp * kWarpRows;
 
@@ -205,6 +205,7 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
         fc_plain_blocks(kN, m0, m_last, sk, off, wl, wr, &c.plain_lo, &c.plain_hi);
         c.wrow = wrow;
         c.lane = lane;
+        c.k_shift = fc_key_pairs<kMT>() ? fc_k_lane_shift<kChunks>(lane) : 0u;
         /* Q goes first in the first commit group of both loops. */
         ld.template load<kM>(sQ, qg, p.q_row_stride, rows_valid, chunks_valid);
         if constexpr (kC.pipe)

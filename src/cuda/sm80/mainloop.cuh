@@ -15,30 +15,42 @@
 #include "cuda/tile_config.h"
 
 /*
- * All three operands are read with one lane addressing (fc_ldsm_addr la: row0 = lane%8 +
- * 8*(lane/8 % 2), chunk half h = lane/16, based at the Q tile), so one table of swizzled offsets
- * serves Q, K and V; the K and V tiles are compile-time (or per-stage) byte offsets from it.
- * With that lane pattern the four 8x8 matrices of one ldmatrix.x4 are
+ * Q and V are read with one lane addressing (fc_ldsm_addr la: row0 = lane%8 + 8*(lane/8 % 2), chunk
+ * half h = lane/16, based at the Q tile), so one table of swizzled offsets serves both; the V tiles
+ * are compile-time (or per-stage) byte offsets from it. With that lane pattern the four 8x8
+ * matrices of one ldmatrix.x4 are
  *   m0 = rows 0-7, chunk 2s;  m1 = rows 8-15, chunk 2s;  m2 = rows 0-7, chunk 2s+1;  m3 = rows 8-15, chunk 2s+1
  * which is the A fragment (a0..a3) of Q, and for V (.trans, rows = keys) (m0, m1) is the B fragment
- * of d-tile 2s and (m2, m3) that of d-tile 2s+1. For K (rows = keys) they are the B fragments
- * (m0, m2) of keys 0-7 and (m1, m3) of keys 8-15, which mma wants as register pairs: ptxas copies
- * them (about 2 moves per fragment, 100-700 per kernel). The tiles of fc_key_pairs() therefore store
- * K with row bit 3 and chunk bit 0 swapped (common/smem.cuh, kKeyPairs), and there the same lanes read
+ * of d-tile 2s and (m2, m3) that of d-tile 2s+1. For K (rows = keys) it would give the B fragments
+ * (m0, m2) of keys 0-7 and (m1, m3) of keys 8-15, and mma wants each as a register pair: ptxas
+ * then copies them (about two moves per fragment, 100-700 per kernel; bench/NOTES.md v7). So K is
+ * read with the lanes' matrix roles swapped (row0 = lane%8 + 8*(lane/16), h = lane/8 % 2):
  *   m0 = keys 0-7, chunk 2s;  m1 = keys 0-7, chunk 2s+1;  m2 = keys 8-15, chunk 2s;  m3 = keys 8-15, chunk 2s+1
- * i.e. the B fragments as the pairs (m0, m1) and (m2, m3), no copies (bench/NOTES.md v7).
+ * the pairs (m0, m1) and (m2, m3). Both patterns have the same swizzle key (row0 % 8 = lane % 8) and
+ * h sets bit 0 of the chunk alone, so a lane's K address is its Q/V address plus a lane constant
+ * (fc_k_lane_shift): one register, not a second offset table.
  */
 
-/* Which tiles store K in the pair layout: those with 32 rows per warp (kMT = 2: hd 64-128). The
- * 16-rows-per-warp tiles (the pipelined hd 192/256 ones) measured 2-4 % slower with it than
- * without, for all its 600 fewer register copies (bench/NOTES.md v7; not understood). Dev knob
- * FC_SM80_KEY_PAIRS (A/B): 0 = the plain layout everywhere, 2 = the pair layout everywhere. */
+/* Which tiles read K with the shifted lanes: those with 32 rows per warp (kMT = 2: hd 64-128). On
+ * the 16-rows-per-warp tiles (the pipelined hd 192/256 ones, where each K fragment feeds one mma)
+ * the pair fragments measured 2-4 % slower than the copied ones (bench/NOTES.md v7: their HMMAs
+ * then wait on the ldmatrix). Dev knob FC_SM80_KEY_PAIRS (A/B): 0 = on no tile, 2 = on every tile. */
 #ifndef FC_SM80_KEY_PAIRS
 #define FC_SM80_KEY_PAIRS 1
 #endif
 template <int kMT>
 static __device__ __forceinline__ constexpr bool fc_key_pairs() {
     return FC_SM80_KEY_PAIRS == 2 || (FC_SM80_KEY_PAIRS == 1 && kMT >= 2);
+}
+
+/* Byte offset from a lane's Q/V ldmatrix address to its K address (see above). */
+template <int kChunks>
+static __device__ __forceinline__ uint32_t fc_k_lane_shift(int lane) {
+    const int key = fc_swizzle<kChunks>::key(lane & 7);
+    const int hq = lane >> 4, hk = (lane >> 3) & 1;
+    const int rows = (hq - hk) * 8;
+    const int chunk = ((hk ^ key) & 1) - ((hq ^ key) & 1);
+    return (uint32_t)(rows * kChunks * 16 + chunk * 16);
 }
 
 /* A fragments of the warp's Q rows for k-step ks (kMT m16 tiles). */
@@ -50,7 +62,8 @@ static __device__ __forceinline__ void fc_load_q_frag(const fc_ldsm_addr<kChunks
 }
 
 /*
- * S = Q K^T for one key tile of kN keys; k_off: byte offset of the K buffer in use from the Q tile.
+ * S = Q K^T for one key tile of kN keys; k_off: byte offset of the K buffer in use from the Q tile
+ * (plus the lane's fc_k_lane_shift on the fc_key_pairs() tiles).
  * One ldmatrix.x4 yields the B fragments of two n8 tiles, each used by kMT mma's.
  */
 template <typename T, int kMT, int kNT, int kKS, bool kQRegs, int kQM, int kQK, int kChunks>
@@ -132,6 +145,7 @@ struct fc_loop_ctx {
     int nb_hi, n_tiles;         /* key blocks nb_hi-1-t*G for t < n_tiles (G: the config's key groups) */
     int chunks_valid;           /* head_dim / 8 */
     int m0, wrow, lane;         /* first query row of the CTA, the warp's first row in it */
+    uint32_t k_shift;           /* fc_k_lane_shift of the lane on the fc_key_pairs() tiles, else 0 */
     int plain_lo, plain_hi;     /* key blocks that need no element-wise mask (fc_plain_blocks) */
 };
 
@@ -173,11 +187,11 @@ struct fc_group_loader {
         lo.init(tid);
         hi.init(tid + kThreads);
     }
-    template <int kRows, bool kKeyPairs = false, typename T>
+    template <int kRows, typename T>
     __device__ __forceinline__ void load(uint32_t smem_tile, const T *gmem, int64_t row_stride, int rows_valid,
                                          int chunks_valid) const {
-        lo.template load<kRows, kKeyPairs>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
-        hi.template load<kRows, kKeyPairs>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
+        lo.template load<kRows>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
+        hi.template load<kRows>(smem_tile, gmem, row_stride, rows_valid, chunks_valid);
     }
 };
 template <int kChunks, int kThreads, bool kHalves = (kThreads / fc_swizzle<kChunks>::kGroup) % 8 != 0>
@@ -189,11 +203,11 @@ struct fc_group_loader_of<kChunks, kThreads, true> {
     typedef fc_group_loader<kChunks, kThreads> type;
 };
 
-/* Load key block nb (K: kKeys, or V) into the buffer at byte offset `dst` from the Q tile. */
-template <int kN, bool kKeys, typename T, typename Loader>
+/* Load key block nb (K or V) into the buffer at byte offset `dst` from the Q tile. */
+template <int kN, typename T, typename Loader>
 static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst, const T *g, int64_t row_stride,
                                                   int nb, const fc_loop_ctx<T> &c) {
-    ld.template load<kN, kKeys>(dst, g + (int64_t)nb * kN * row_stride, row_stride, c.sk - nb * kN, c.chunks_valid);
+    ld.template load<kN>(dst, g + (int64_t)nb * kN * row_stride, row_stride, c.sk - nb * kN, c.chunks_valid);
 }
 
 /*
@@ -219,10 +233,10 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
     /* prologue (Q already issued by the caller) */
 #pragma unroll
     for (int s = 0; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
+        if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
         fc_cp_async_commit();
         if (s < kS - 1) {
-            if (s < c.n_tiles) fc_load_kv<kN, false>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s * kG, c);
+            if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s * kG, c);
             fc_cp_async_commit();
         }
     }
@@ -250,11 +264,11 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         {
             const int tv = t + kS - 1;
             if (tv < c.n_tiles)
-                fc_load_kv<kN, false>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv * kG, c);
+                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv * kG, c);
             fc_cp_async_commit();
         }
         float s[kMT][kNT][4], corr[kMT][2];
-        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff + stage);
+        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, c.k_shift + kKOff + stage);
         fc_score_tile<kM, kN>(s, a, nb, c);
         const bool moved = fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
         fc_rescale_o(o, corr, moved);
@@ -266,7 +280,7 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         {
             const int tk = t + kS;
             if (tk < c.n_tiles)
-                fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
+                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
             fc_cp_async_commit();
         }
         fc_gemm_pv<T, kMT, kPS, kDT>(o, pa, la, kVOff + stage);
@@ -296,13 +310,13 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
     constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
 
     /* prologue (Q already issued by the caller) */
-    fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
+    fc_load_kv<kN>(ld, sQ + kKOff, c.kg, c.k_row_stride, c.nb_hi - 1, c);
     fc_cp_async_commit();
 #pragma unroll
     for (int s = 1; s < kS; ++s) {
-        if (s < c.n_tiles) fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
+        if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s, c);
         if (s - 1 < c.n_tiles)
-            fc_load_kv<kN, false>(ld, sQ + kVOff + (s - 1) * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - s, c);
+            fc_load_kv<kN>(ld, sQ + kVOff + (s - 1) * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - s, c);
         fc_cp_async_commit();
     }
     fc_cp_async_wait<kS - 1>(); /* {Q, K(0)} */
@@ -324,7 +338,7 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
     uint32_t pa[kMT][kPS][4], pb[kMT][kPS][4];
     {
         float s[kMT][kNT][4], corr[kMT][2];
-        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff);
+        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, c.k_shift + kKOff);
         fc_score_tile<kM, kN>(s, a, c.nb_hi - 1, c);
         (void)fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
         fc_pack_p<T>(s, pa);
@@ -338,13 +352,13 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
         {
             const int tk = t + kS, tv = t + kS - 1;
             if (tk < c.n_tiles)
-                fc_load_kv<kN, fc_key_pairs<kMT>()>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
+                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
             if (tv < c.n_tiles)
-                fc_load_kv<kN, false>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
+                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
             fc_cp_async_commit();
         }
         float s[kMT][kNT][4], corr[kMT][2];
-        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, kKOff + ((t + 1) % kS) * kKVBytes);
+        fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, c.k_shift + kKOff + ((t + 1) % kS) * kKVBytes);
         fc_score_tile<kM, kN>(s, a, c.nb_hi - 2 - t, c);
         /* overlapped: P(t) V(t) on the tensor pipe, softmax of tile t+1 on the others */
         fc_gemm_pv<T, kMT, kPS, kDT>(o, p_cur, la, kVOff + (t % kS) * kKVBytes);
