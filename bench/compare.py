@@ -418,7 +418,8 @@ def run_shape(s: Shape, args, device: str, impls: List[str], rng, notes: List[st
             fail(impl, f"{s.label()}: {impl} timing failed: {type(e).__name__}: {e}")
             continue
         row["us"] = round(us, 3)
-        row["tflops"] = round(s.flops() / (us * 1e-6) / 1e12, 4)
+        # four significant digits: a fixed number of decimals turned a slow CPU decode row into 0.0
+        row["tflops"] = float(f"{s.flops() / (us * 1e-6) / 1e12:.4g}")
     timers.clear()
     subset = " (checked on a subset)" if reference.subset else ""
     fc = next((r for r in rows if r["impl"] == "flashcore"), None)
