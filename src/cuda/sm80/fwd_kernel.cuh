@@ -167,7 +167,7 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     ld.init(tid);
 
     /* ---- per-lane ldmatrix addressing ---- */
-    fc_ldsm_addr<kChunks> la; /* lane addressing for Q and V; K's differs by c.k_shift (mainloop.cuh) */
+    fc_ldsm_addr<kChunks> la; /* lane addressing for Q and V, and K but for c.k_shift (mainloop.cuh) */
     la.init(sQ, (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
     const int wrow = warp * kWarpRows;
 

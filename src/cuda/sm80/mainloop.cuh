@@ -23,8 +23,9 @@
  * which is the A fragment (a0..a3) of Q, and for V (.trans, rows = keys) (m0, m1) is the B fragment
  * of d-tile 2s and (m2, m3) that of d-tile 2s+1. For K (rows = keys) it would give the B fragments
  * (m0, m2) of keys 0-7 and (m1, m3) of keys 8-15, and mma wants each as a register pair: ptxas
- * then copies them (about two moves per fragment, 100-700 per kernel; bench/NOTES.md v7). So K is
- * read with the lanes' matrix roles swapped (row0 = lane%8 + 8*(lane/16), h = lane/8 % 2):
+ * then copies them (about two moves per fragment, 100-700 per kernel; bench/NOTES.md v7). So on
+ * the fc_key_pairs() tiles K is read with the lanes' matrix roles swapped (row0 = lane%8 +
+ * 8*(lane/16), h = lane/8 % 2):
  *   m0 = keys 0-7, chunk 2s;  m1 = keys 0-7, chunk 2s+1;  m2 = keys 8-15, chunk 2s;  m3 = keys 8-15, chunk 2s+1
  * the pairs (m0, m1) and (m2, m3). Both patterns have the same swizzle key (row0 % 8 = lane % 8) and
  * h sets bit 0 of the chunk alone, so a lane's K address is its Q/V address plus a lane constant
@@ -33,8 +34,9 @@
 
 /* Which tiles read K with the shifted lanes: those with 32 rows per warp (kMT = 2: hd 64-128). On
  * the 16-rows-per-warp tiles (the pipelined hd 192/256 ones, where each K fragment feeds one mma)
- * the pair fragments measured 2-4 % slower than the copied ones (bench/NOTES.md v7: their HMMAs
- * then wait on the ldmatrix). Dev knob FC_SM80_KEY_PAIRS (A/B): 0 = on no tile, 2 = on every tile. */
+ * pair fragments measured 2-4 % slower than the copied ones (bench/NOTES.md v7, with the first,
+ * swapped-layout way of getting them: the HMMAs then wait on the ldmatrix; the lane shift is not
+ * measured there). Dev knob FC_SM80_KEY_PAIRS (A/B): 0 = on no tile, 2 = on every tile. */
 #ifndef FC_SM80_KEY_PAIRS
 #define FC_SM80_KEY_PAIRS 1
 #endif
