@@ -79,7 +79,9 @@ enum {
     FC_CFG_Q_M32_N64_W8_G8_S1_QR = 12, /* hd 64 on sm_90: V(t) issued once K(t) has landed */
     FC_CFG_TUNING2_BEGIN = 13,
     FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* hd 64 on sm_90: V(0) in the prologue, 32-key steps */
-    FC_CFG_COUNT = 14
+    FC_CFG_M128_N128_W4_S1 = 14,       /* hd 64, two-phase, 128-key steps (FA2's hd-64 step), one buffer
+                                          (48 KB; two buffers spill 56 bytes): prepared, not measured */
+    FC_CFG_COUNT = 15
 };
 
 static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int id) {
@@ -97,7 +99,8 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
          : id == FC_CFG_M128_N64_W4_S3_QR   ? fc_tile_cfg{128, 64, 4, 3, 1, 0, 2, 1}
          : id == FC_CFG_Q_M64_N64_W8_G4_S2_QR ? fc_tile_cfg{64, 64, 8, 2, 1, 0, 1, 4}
          : id == FC_CFG_Q_M32_N64_W8_G8_S1_QR ? fc_tile_cfg{32, 64, 8, 1, 1, 0, 1, 8}
-         :                                    fc_tile_cfg{32, 32, 8, 2, 1, 0, 1, 8};
+         : id == FC_CFG_Q_M32_N32_W8_G8_S2_QR ? fc_tile_cfg{32, 32, 8, 2, 1, 0, 1, 8}
+         :                                    fc_tile_cfg{128, 128, 4, 1, 0, 0, 2, 1};
 }
 
 /* Compiled only in tuning builds (-DFC_CUDA_TUNING), and there only where they fit on sm_90. */
@@ -200,7 +203,7 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id,
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
         return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) || (fc_cfg_tuning_only(id) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
-                fc_cfg_loadable(fc_cfg_get(id), hdim));
+                fc_cfg_loadable(fc_cfg_get(id), hdim) && (id != FC_CFG_M128_N128_W4_S1 || hdim <= 64));
 #endif
     return fc_arch_class(sm) >= 0 && fc_cfg_launched_by(fc_arch_class(sm), id, hdim);
 }
