@@ -82,6 +82,17 @@ def summarise(path, out):
     for k, v in cats.most_common():
         print(f"   {pct(v):5.1f}%  {k}", file=out)
     print("by opcode: " + ", ".join(f"{k} {pct(v):.1f}%" for k, v in ops.most_common(14)), file=out)
+    # Executed instructions (warp level, all of them, not only sampled) per tensor-core instruction:
+    # comparable between two kernels doing the same matmuls (bench/NOTES.md v7 found the register
+    # copies this way).
+    if "Instructions Executed" in col:
+        execd = collections.Counter()
+        for r in rows:
+            execd[opcode(r[src]).split(".")[0]] += num(r, col["Instructions Executed"])
+        mma = execd["HMMA"] + execd["HGMMA"]
+        if mma > 0:
+            print(f"executed per HMMA/HGMMA: total {sum(execd.values()) / mma:.2f}; " +
+                  ", ".join(f"{k} {v / mma:.3f}" for k, v in execd.most_common(16)), file=out)
     print("top instructions (share of samples, SASS, two largest stall reasons):", file=out)
     for r in sorted(rows, key=lambda r: -num(r, all_samples))[:12]:
         s = num(r, all_samples)

@@ -4,7 +4,8 @@
 # timing comparison against torch SDPA (FA2, cuDNN). Logs go to $OUT (or ./dev-gpu-out).
 # Usage: sh scripts/dev-gpu.sh [steps...]   steps: build res test bench san ab check prof (default: build res test bench san)
 #   prof:  ncu source-level warp stalls of one fa row (FC_PROF_ROW) on the portable kernel and on FA2's
-#          kernel (torch SDPA FLASH) with the same inputs, each summarised.
+#          kernel (torch SDPA FLASH) with the same inputs, each summarised (printed; CSVs, details
+#          pages and summaries in $OUT/prof.tar.gz: one OUT per row).
 #   ab:    A/B in one process (tuning build): seed rows (+FA2, cuDNN) and FC_AB_ROWS, A = the environment
 #          as is, B = with FC_AB_ENV (e.g. FC_TUNE_QSPLIT=0) added; two rounds in opposite order.
 #   check: test_gpu (full grid) as is and with FC_CHECK_ENV added, plus memcheck and racecheck of the
@@ -137,6 +138,9 @@ PY
       python3 bench/ncu_source_summary.py --title "$who, row $row" "$OUT/prof_${who}_source.csv.gz" | tee "$OUT/prof_${who}_summary.txt"
       grep -E "Duration|Registers Per|Achieved Occupancy|Executed Ipc A|Issue Slots Busy|Warp Cycles Per Issued|Block Size|Grid Size|Shared Memory Configuration Size|Dynamic Shared" "$OUT/prof_${who}_details.txt"
     done
+    # one archive back (the device run returns at most 8 files); the reports themselves stay behind
+    rm -f "$OUT"/prof_*.ncu-rep
+    (cd "$OUT" && tar czf prof.tar.gz prof_* && rm -f prof_*)
     ;;
   check)
     stamp check
