@@ -219,9 +219,9 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     pl->fn = k_fns[(p->dtype == FC_T_BF16) * FC_SM80_NUM_HDIMS + idx];
     int cfg = fc_cfg_for(pl->cls, pl->hdim);
 #ifdef FC_CUDA_TUNING
-    /* Benchmark builds only: FC_TUNE_CFG=<id> picks another compiled tile config on sm_90. */
-    const char *tune = getenv("FC_TUNE_CFG");
-    if (tune && pl->cls == FC_CLS_SM90 && atoi(tune) >= 0 && atoi(tune) < FC_CFG_COUNT) cfg = atoi(tune);
+    /* Benchmark builds only: FC_TUNE_CFG picks another compiled tile config on sm_90 (tile_config.h). */
+    if (pl->cls == FC_CLS_SM90 && fc_tune_cfg_env(pl->hdim) >= 0 && fc_tune_cfg_env(pl->hdim) < FC_CFG_COUNT)
+        cfg = fc_tune_cfg_env(pl->hdim);
 #endif
     if (cfg == fc_cfg_for(pl->cls, pl->hdim) &&
         (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)

@@ -208,4 +208,21 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id,
     return fc_arch_class(sm) >= 0 && fc_cfg_launched_by(fc_arch_class(sm), id, hdim);
 }
 
+#ifdef FC_CUDA_TUNING
+#include <stdlib.h>
+/* Tuning builds (host side): the config FC_TUNE_CFG forces on sm_90 for compiled head dim hdim, -1
+ * for none. FC_TUNE_CFG=<id> forces it on every call (benchmarks); <id>:<hdim> only on that head
+ * dim's calls, so that the test grid can run a tuning config where it exists and the plan elsewhere
+ * (scripts/dev-gpu.sh check). */
+static inline int fc_tune_cfg_env(int hdim) {
+    const char *e = getenv("FC_TUNE_CFG");
+    if (!e || !*e) return -1;
+    char *end;
+    const long id = strtol(e, &end, 10);
+    if (end == e || id < 0 || id > 1000) return -1; /* ids past the table: the launch reports them */
+    if (*end == ':' && strtol(end + 1, NULL, 10) != hdim) return -1;
+    return (int)id;
+}
+#endif
+
 #endif

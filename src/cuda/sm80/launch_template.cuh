@@ -47,8 +47,8 @@ static fc_status fc_sm80_launch_cfg(const fc_sm80_args &a, int device, cudaStrea
 }
 
 #ifdef FC_CUDA_TUNING
-#include <stdlib.h>
-/* Tuning builds: FC_TUNE_CFG=<id> runs config id (when it is compiled for this head dim) on sm_90. */
+/* Tuning builds: FC_TUNE_CFG (fc_tune_cfg_env) runs config id (when it is compiled for this head
+ * dim) on sm_90. */
 template <typename T, int kD, int kId>
 static fc_status fc_sm80_launch_tuned(const fc_sm80_args &a, int id, int device, cudaStream_t stream) {
     if constexpr (kId < FC_CFG_COUNT) {
@@ -87,8 +87,8 @@ static fc_status fc_sm80_launch_class(const fc_sm80_args &a, int device, cudaStr
 template <typename T, int kD>
 static fc_status fc_sm80_launch(const fc_sm80_args &a, int cls, int device, cudaStream_t stream) {
 #ifdef FC_CUDA_TUNING
-    const char *tune = getenv("FC_TUNE_CFG");
-    if (tune && cls == FC_CLS_SM90 && atoi(tune) >= 0) return fc_sm80_launch_tuned<T, kD, 0>(a, atoi(tune), device, stream);
+    if (cls == FC_CLS_SM90 && fc_tune_cfg_env(kD) >= 0)
+        return fc_sm80_launch_tuned<T, kD, 0>(a, fc_tune_cfg_env(kD), device, stream);
 #endif
     switch (cls) {
     case FC_CLS_SM80: return fc_sm80_launch_class<T, kD, FC_CLS_SM80>(a, device, stream);
