@@ -50,6 +50,9 @@ typedef struct fc_tile_cfg {
     int min_ctas; /* __launch_bounds__ min blocks per SM (register budget 65536/(32*warps*min_ctas)) */
     int groups;   /* key groups: warps/groups warps own the m rows; group g takes key blocks g, g+groups, ...
                      with its own Q copy and K/V buffers, and the groups merge through shared memory */
+    int dsplit;   /* 1: warps in pairs, each pair owning 2 x m/warps rows and each warp of it one half of
+                     the head dim (O, the Q.K^T partial sums, V): the partial S tiles are summed through
+                     shared memory (two-phase loop, one key group; bench/NOTES.md v8) */
 } fc_tile_cfg;
 
 /* Distinct configurations. The kernel template is instantiated per config id, so two classes that
@@ -81,7 +84,10 @@ enum {
     FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* hd 64 on sm_90: V(0) in the prologue, 32-key steps */
     FC_CFG_M128_N128_W4_S1 = 14,       /* hd 64, two-phase, 128-key steps (FA2's hd-64 step), one buffer
                                           (48 KB; two buffers spill 56 bytes): prepared, not measured */
-    FC_CFG_COUNT = 15
+    FC_CFG_DS_M128_N32_W8_S2 = 15,     /* hd 256, split head dim, 32-key steps, two buffers (160 KB) */
+    FC_CFG_DS_M128_N64_W8_S1 = 16,     /* hd 256, split head dim, 64-key steps, one buffer (192 KB);
+                                          15 and 16 prepared, not measured */
+    FC_CFG_COUNT = 17
 };
 
 static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int id) {
@@ -100,7 +106,9 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
          : id == FC_CFG_Q_M64_N64_W8_G4_S2_QR ? fc_tile_cfg{64, 64, 8, 2, 1, 0, 1, 4}
          : id == FC_CFG_Q_M32_N64_W8_G8_S1_QR ? fc_tile_cfg{32, 64, 8, 1, 1, 0, 1, 8}
          : id == FC_CFG_Q_M32_N32_W8_G8_S2_QR ? fc_tile_cfg{32, 32, 8, 2, 1, 0, 1, 8}
-         :                                    fc_tile_cfg{128, 128, 4, 1, 0, 0, 2, 1};
+         : id == FC_CFG_M128_N128_W4_S1     ? fc_tile_cfg{128, 128, 4, 1, 0, 0, 2, 1}
+         : id == FC_CFG_DS_M128_N32_W8_S2   ? fc_tile_cfg{128, 32, 8, 2, 0, 0, 1, 1, 1}
+         :                                    fc_tile_cfg{128, 64, 8, 1, 0, 0, 1, 1, 1};
 }
 
 /* Compiled only in tuning builds (-DFC_CUDA_TUNING), and there only where they fit on sm_90. */
@@ -142,8 +150,13 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_for(int cls, int
 
 /* Shared memory of the tiles of one key group of a config at head dim hdim: Q tile + stages x
  * (K + V) tiles. */
-static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem(fc_tile_cfg c, int hdim) {
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_tiles(fc_tile_cfg c, int hdim) {
     return (c.m + 2 * c.stages * c.n) * hdim * 2;
+}
+/* ... plus, with dsplit, the partial S tiles the warps of a pair exchange (fp32, 2 m/warps rows x n
+ * keys per warp), right after the tiles. */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem(fc_tile_cfg c, int hdim) {
+    return fc_cfg_tiles(c, hdim) + (c.dsplit ? c.warps * (2 * c.m / c.warps) * c.n * 4 : 0);
 }
 /* A key group's share of the dynamic shared memory: its tiles plus a 16-byte slot for the K/V base
  * pointers (see fc_loop_ctx in sm80/mainloop.cuh); with several groups, rounded up to 128 bytes so
@@ -164,7 +177,7 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_group_warps(fc_t
 /* Output accumulator registers per thread of a config at head dim hdim (tuning builds skip
  * alternatives above 128: they cannot be spill-free). */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_o_regs(fc_tile_cfg c, int hdim) {
-    return (c.m / fc_cfg_group_warps(c) / 16) * (hdim / 8) * 4;
+    return (c.m / (fc_cfg_group_warps(c) >> c.dsplit) / 16) * ((hdim >> c.dsplit) / 8) * 4;
 }
 
 /* The tile loader (common/smem.cuh) gives each thread of a key group rows kStep apart, kStep =
@@ -203,7 +216,8 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id,
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
         return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) || (fc_cfg_tuning_only(id) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
-                fc_cfg_loadable(fc_cfg_get(id), hdim) && (id != FC_CFG_M128_N128_W4_S1 || hdim <= 64));
+                fc_cfg_loadable(fc_cfg_get(id), hdim) && (id != FC_CFG_M128_N128_W4_S1 || hdim <= 64) &&
+                (!fc_cfg_get(id).dsplit || hdim == 256));
 #endif
     return fc_arch_class(sm) >= 0 && fc_cfg_launched_by(fc_arch_class(sm), id, hdim);
 }
