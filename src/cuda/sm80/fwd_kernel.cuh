@@ -114,10 +114,11 @@ static __device__ __forceinline__ bool fc_merge_groups(unsigned char *smem, floa
 
 /*
  * Epilogue of a split-head-dim config: warp w holds rows 32(w/2).. and the columns of D half w%2.
- * The staging rows of fc_store_o are the warp's Q rows, which with a split head dim the partner
- * warp reads to its last step: the CTA first waits for every warp, then each warp stages in a
- * block of its own (rows kWarpRows*w.. of the Q tile read as kDH-wide rows). lse comes from the
- * first warp of a pair (both hold the same).
+ * Both warps of a pair would stage into the same Q rows with fc_store_o's usual row block, so each
+ * warp stages in a block of its own instead (rows kWarpRows*w.. of the Q tile read as kDH-wide
+ * rows, which are Q rows of its own pair). Every Q read ended before the mainloop's last V barrier;
+ * the CTA barrier here only guards that against future changes of the loop (once per CTA). lse
+ * comes from the first warp of a pair (both hold the same).
  */
 template <typename T, int kM, int kWarpRows, int kDH, int kMT, int kDT>
 static __device__ __forceinline__ void fc_store_split_d(const fc_sm80_args &a, const fc_seq &e,

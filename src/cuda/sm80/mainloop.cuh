@@ -236,6 +236,7 @@ static __device__ __forceinline__ void fc_pair_sum_s(float (&s)[kMT][kNT][4], in
         for (int nt = 0; nt < kNT; ++nt)
 #pragma unroll
             for (int i = 0; i < 4; ++i) mine[((mt * kNT + nt) * 4 + i) * 32] = s[mt][nt][i];
+    __syncwarp(); /* bar.sync wants the whole warp converged */
     asm volatile("bar.sync %0, 64;\n" ::"r"(1 + w / 2) : "memory");
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt)
