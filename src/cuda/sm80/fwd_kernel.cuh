@@ -112,40 +112,6 @@ static __device__ __forceinline__ bool fc_merge_groups(unsigned char *smem, floa
     return true;
 }
 
-/*
- * Epilogue of a split-head-dim config: warp w holds rows 32(w/2).. and the columns of D half w%2.
- * Both warps of a pair would stage into the same Q rows with fc_store_o's usual row block, so each
- * warp stages in a block of its own instead (rows kWarpRows*w.. of the Q tile read as kDH-wide
- * rows, which are Q rows of its own pair). Every Q read ended before the mainloop's last V barrier;
- * the CTA barrier here only guards that against future changes of the loop (once per CTA). lse
- * comes from the first warp of a pair (both hold the same).
- */
-template <typename T, int kM, int kWarpRows, int kDH, int kMT, int kDT>
-static __device__ __forceinline__ void fc_store_split_d(const fc_sm80_args &a, const fc_seq &e,
-                                                        const float (&o)[kMT][kDT][4], const float (&lse)[kMT][2],
-                                                        int lane) {
-    const fc_fwd_params &p = a.p;
-    extern __shared__ __align__(128) unsigned char fc_smem[];
-    const int w = (int)(threadIdx.x >> 5), half = w & 1;
-    const int wrow0 = (w >> 1) * kWarpRows;
-    const int wrows = min(kM, e.sq - e.m0) - wrow0; /* may be <= 0: the warp's rows are past the sequence */
-    const int cols = p.head_dim - half * kDH;       /* the warp's valid columns (may be <= 0) */
-    if (a.num_splits > 1) {
-        const int64_t prow = ((int64_t)e.split * p.heads_q + e.h) * p.total_q + e.part_row + wrow0;
-        fc_store_partial(o, lse, a.o_part + prow * p.head_dim + half * kDH, a.lse_part + prow, p.head_dim, cols, wrows,
-                         half == 0, lane);
-    } else {
-        if (p.lse && half == 0) {
-            const int64_t lb = p.cu_seqlens_q ? 0 : (int64_t)e.b * p.lse_batch_stride;
-            float *lp = p.lse + lb + e.h * p.lse_head_stride + (e.q_tok0 + e.m0 + wrow0) * p.lse_row_stride;
-            fc_store_lse(lse, lp, p.lse_row_stride, wrows, lane);
-        }
-        T *og = static_cast<T *>(p.o) + e.o_off + wrow0 * p.o_row_stride + half * kDH;
-        __syncthreads();
-        fc_store_o<T>(o, fc_smem, w * kWarpRows, og, p.o_row_stride, wrows, cols / 8, lane);
-    }
-}
-
 template <typename T, int kD, int kCfg>
 static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
@@ -263,24 +229,30 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     fc_finalize_rows(o, row_max, row_sum, row_comp, a.exp_mult, lse);
     fc_seq e;
     fc_seq_init(a, kM, e);
-    if constexpr (kDS) {
-        fc_store_split_d<T, kM, kWarpRows, kDH>(a, e, o, lse, lane);
-        return;
-    }
-    const int wrow0 = (threadIdx.x >> 5) * kWarpRows; /* with key groups, only group 0 (threads 0..) is here */
+    /* With a split head dim, warp w holds rows 32(w/2).. and the columns of D half w%2; lse comes
+     * from the first warp of a pair (both hold the same). */
+    const unsigned ew = threadIdx.x >> 5; /* with key groups, only group 0 (threads 0..) is here */
+    const int eh = kDS ? (int)(ew & 1) : 0;
+    const int wrow0 = (ew >> kDS) * kWarpRows;
     const int wrows = min(kM, e.sq - e.m0) - wrow0; /* may be <= 0: the warp's rows are past the sequence */
     if (a.num_splits > 1) {
         const int64_t prow = ((int64_t)e.split * p.heads_q + e.h) * p.total_q + e.part_row + wrow0;
-        fc_store_partial(o, lse, a.o_part + prow * p.head_dim, a.lse_part + prow, p.head_dim, p.head_dim, wrows, true,
-                         lane);
+        fc_store_partial(o, lse, a.o_part + prow * p.head_dim + eh * kDH, a.lse_part + prow, p.head_dim,
+                         p.head_dim - eh * kDH, wrows, eh == 0, lane);
     } else {
-        if (p.lse) {
+        if (p.lse && eh == 0) {
             const int64_t lb = p.cu_seqlens_q ? 0 : (int64_t)e.b * p.lse_batch_stride;
             float *lp = p.lse + lb + e.h * p.lse_head_stride + (e.q_tok0 + e.m0 + wrow0) * p.lse_row_stride;
             fc_store_lse(lse, lp, p.lse_row_stride, wrows, lane);
         }
-        T *og = static_cast<T *>(p.o) + e.o_off + wrow0 * p.o_row_stride;
-        fc_store_o<T>(o, fc_smem, wrow0, og, p.o_row_stride, wrows, p.head_dim / 8, lane);
+        T *og = static_cast<T *>(p.o) + e.o_off + wrow0 * p.o_row_stride + eh * kDH;
+        /* fc_store_o stages through the warp's own Q rows. Both warps of a split-head-dim pair have
+         * the same rows, so each stages in a block of its own instead (rows kWarpRows*w.. of the Q
+         * tile read as kDH-wide rows: Q rows of its own pair). Every Q read ended before the
+         * mainloop's last V barrier; the CTA barrier only guards that against changes of the loop. */
+        if constexpr (kDS) __syncthreads();
+        fc_store_o<T>(o, fc_smem, kDS ? (int)ew * kWarpRows : wrow0, og, p.o_row_stride, wrows,
+                      (p.head_dim - eh * kDH) / 8, lane); /* the warp's valid columns may be <= 0 */
     }
 }
 
