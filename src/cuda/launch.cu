@@ -218,13 +218,17 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     pl->hdim = k_hdims[idx];
     pl->fn = k_fns[(p->dtype == FC_T_BF16) * FC_SM80_NUM_HDIMS + idx];
     int cfg = fc_cfg_for(pl->cls, pl->hdim);
+    int forced = 0;
 #ifdef FC_CUDA_TUNING
-    /* Benchmark builds only: FC_TUNE_CFG picks another compiled tile config on sm_90 (tile_config.h). */
-    if (pl->cls == FC_CLS_SM90 && fc_tune_cfg_env(pl->hdim) >= 0 && fc_tune_cfg_env(pl->hdim) < FC_CFG_COUNT)
-        cfg = fc_tune_cfg_env(pl->hdim);
+    /* Benchmark builds only: FC_TUNE_CFG picks another compiled tile config on sm_90 (tile_config.h);
+     * the launch runs exactly that one, so the plan takes no key-group split then. */
+    const int tune = pl->cls == FC_CLS_SM90 ? fc_tune_cfg_env(pl->hdim) : -1;
+    if (tune >= 0 && tune < FC_CFG_COUNT) {
+        cfg = tune;
+        forced = 1;
+    }
 #endif
-    if (cfg == fc_cfg_for(pl->cls, pl->hdim) &&
-        (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
+    if (!forced && (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
         cfg = fc_cfg_qsplit_id(pl->cls, pl->hdim, pl->qsplit);
     const fc_tile_cfg c = fc_cfg_get(cfg);
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)

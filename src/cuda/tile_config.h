@@ -204,6 +204,13 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
                     : -1;
 }
 
+/* Head dims a tuning-only config is written for (the others compile wherever they fit): the
+ * 128-key hd-64 step, and the split head dim, whose halves must start on a swizzle group and whose
+ * register budget was sized at 256. */
+static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_hdim(int id, int hdim) {
+    return id == FC_CFG_M128_N128_W4_S1 ? hdim <= 64 : fc_cfg_get(id).dsplit ? hdim == 256 : true;
+}
+
 /* Can a plan of arch class cls run config id at head dim hdim (its table config, or a key-group
  * split the plan may take)? */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_launched_by(int cls, int id, int hdim) {
@@ -215,9 +222,9 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_launched_by(int
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id, int hdim, int sm) {
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
-        return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) || (fc_cfg_tuning_only(id) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
-                fc_cfg_loadable(fc_cfg_get(id), hdim) && (id != FC_CFG_M128_N128_W4_S1 || hdim <= 64) &&
-                (!fc_cfg_get(id).dsplit || hdim == 256));
+        return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) || (fc_cfg_tuning_only(id) && fc_cfg_tuning_hdim(id, hdim) &&
+                fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
+                fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
     return fc_arch_class(sm) >= 0 && fc_cfg_launched_by(fc_arch_class(sm), id, hdim);
 }

@@ -87,8 +87,8 @@ static fc_status fc_sm80_launch_class(const fc_sm80_args &a, int device, cudaStr
 template <typename T, int kD>
 static fc_status fc_sm80_launch(const fc_sm80_args &a, int cls, int device, cudaStream_t stream) {
 #ifdef FC_CUDA_TUNING
-    if (cls == FC_CLS_SM90 && fc_tune_cfg_env(kD) >= 0)
-        return fc_sm80_launch_tuned<T, kD, 0>(a, fc_tune_cfg_env(kD), device, stream);
+    const int tune = cls == FC_CLS_SM90 ? fc_tune_cfg_env(kD) : -1;
+    if (tune >= 0) return fc_sm80_launch_tuned<T, kD, 0>(a, tune, device, stream);
 #endif
     switch (cls) {
     case FC_CLS_SM80: return fc_sm80_launch_class<T, kD, FC_CLS_SM80>(a, device, stream);
