@@ -83,11 +83,14 @@ enum {
     FC_CFG_TUNING2_BEGIN = 13,
     FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* hd 64 on sm_90: V(0) in the prologue, 32-key steps */
     FC_CFG_M128_N128_W4_S1 = 14,       /* hd 64, two-phase, 128-key steps (FA2's hd-64 step), one buffer
-                                          (48 KB; two buffers spill 56 bytes): prepared, not measured */
+                                          (48 KB; two buffers spill 56 bytes): +1..+7 % on causal and
+                                          S <= 2048 rows, -1 % on long non-causal ones (NOTES v8) */
     FC_CFG_DS_M128_N32_W8_S2 = 15,     /* hd 256, split head dim, 32-key steps, two buffers (160 KB) */
     FC_CFG_DS_M128_N64_W8_S1 = 16,     /* hd 256, split head dim, 64-key steps, one buffer (192 KB);
-                                          15 and 16 prepared, not measured */
-    FC_CFG_COUNT = 17
+                                          15 and 16 measured 26-29 % / 15-18 % slower than 4 (NOTES v8) */
+    FC_CFG_M128_N64_W8_S1 = 17,        /* hd 192/256, two-phase, one buffer: FA2's hd-256 tile (128 KB);
+                                          7-10 % slower than 4 at hd 256 (NOTES v8) */
+    FC_CFG_COUNT = 18
 };
 
 static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int id) {
@@ -108,6 +111,7 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
          : id == FC_CFG_Q_M32_N32_W8_G8_S2_QR ? fc_tile_cfg{32, 32, 8, 2, 1, 0, 1, 8}
          : id == FC_CFG_M128_N128_W4_S1     ? fc_tile_cfg{128, 128, 4, 1, 0, 0, 2, 1}
          : id == FC_CFG_DS_M128_N32_W8_S2   ? fc_tile_cfg{128, 32, 8, 2, 0, 0, 1, 1, 1}
+         : id == FC_CFG_M128_N64_W8_S1      ? fc_tile_cfg{128, 64, 8, 1, 0, 0, 1, 1}
          :                                    fc_tile_cfg{128, 64, 8, 1, 0, 0, 1, 1, 1};
 }
 
@@ -208,7 +212,9 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
  * 128-key hd-64 step, and the split head dim, whose halves must start on a swizzle group and whose
  * register budget was sized at 256. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_hdim(int id, int hdim) {
-    return id == FC_CFG_M128_N128_W4_S1 ? hdim <= 64 : fc_cfg_get(id).dsplit ? hdim == 256 : true;
+    return id == FC_CFG_M128_N128_W4_S1 ? hdim <= 64
+         : id == FC_CFG_M128_N64_W8_S1 || id == FC_CFG_P_M64_N32_W4_S2 ? hdim >= 192
+         : fc_cfg_get(id).dsplit ? hdim == 256 : true;
 }
 
 /* Can a plan of arch class cls run config id at head dim hdim (its table config, or a key-group
@@ -218,11 +224,13 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_launched_by(int
 }
 /* Does any arch class that `sm` belongs to use config `id` at head dim `hdim`? Kernels compiled
  * for an arch that never launches them get an empty body (keeps the 4-arch build fast). Tuning
- * builds compile every alternative that fits on sm_90. */
+ * builds compile every alternative that fits on sm_90, and sm_86/89's hd-192/256 tile (config 6)
+ * to compare it there. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id, int hdim, int sm) {
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
-        return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) || (fc_cfg_tuning_only(id) && fc_cfg_tuning_hdim(id, hdim) &&
+        return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) ||
+               ((fc_cfg_tuning_only(id) || id == FC_CFG_P_M64_N32_W4_S2) && fc_cfg_tuning_hdim(id, hdim) &&
                 fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
                 fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif

@@ -32,13 +32,13 @@
  * (fc_k_lane_shift): one register, not a second offset table.
  */
 
-/* Which tiles read K with the shifted lanes: those with 32 rows per warp (kMT = 2: hd 64-128). On
- * the 16-rows-per-warp tiles (the pipelined hd 192/256 ones, where each K fragment feeds one mma)
- * pair fragments measured 2-4 % slower than the copied ones (bench/NOTES.md v7, with the first,
- * swapped-layout way of getting them: the HMMAs then wait on the ldmatrix; the lane shift is not
- * measured there). Dev knob FC_SM80_KEY_PAIRS (A/B): 0 = on no tile, 2 = on every tile. */
+/* Which tiles read K with the shifted lanes: all of them. On the 32-rows-per-warp tiles (hd 64-128)
+ * it gained 8-15 % (bench/NOTES.md v7); on the 16-rows-per-warp pipelined hd 192/256 tiles, where
+ * each K fragment feeds one mma, 0-2 % (v8; the swapped-layout way of getting pairs had lost 2-4 %
+ * there, v7). Dev knob FC_SM80_KEY_PAIRS (A/B): 0 = on no tile, 1 = only on kMT >= 2 tiles, 2 = on
+ * every tile. */
 #ifndef FC_SM80_KEY_PAIRS
-#define FC_SM80_KEY_PAIRS 1
+#define FC_SM80_KEY_PAIRS 2
 #endif
 template <int kMT>
 static __device__ __forceinline__ constexpr bool fc_key_pairs() {
