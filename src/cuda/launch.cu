@@ -108,6 +108,7 @@ typedef struct fc_sm80_plan {
     int qsplit;          /* 1: the key-group split config (tile_config.h), never with split-KV; 2: its
                             one-warp-group variant; 3 (tuning builds): that one's 32-key variant
                             (fc_cfg_qsplit_id) */
+    int short_tile;      /* 1: the short-key-range tile (fc_cfg_short_for), never with qsplit */
     size_t o_part_bytes; /* workspace layout under split-KV: o partials, then lse partials */
     size_t ws_bytes;
 } fc_sm80_plan;
@@ -191,6 +192,27 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
     return main_ctas * fc_sm80_num_splits(main_ctas, fc_cfg_key_blocks(p, split_cfg), d->sms) > d->sms;
 }
 
+/*
+ * Short-key-range tile (fc_cfg_short_for: 64-row tiles, two CTAs per SM) instead of the table's
+ * pipelined 128-row tile at hd 192/256 on sm_90, when each query tile sees few keys: causal up to
+ * seqlen_k 8192, otherwise up to 512. Measured (H200, bf16, same process, bench/NOTES.md v8): hd 256
+ * causal 0.89 / 0.92 / 0.94 / 0.96 / 0.98x the time at S = 512 / 1k / 2k / 4k / 8k and 1.03x at 16k
+ * (half the masked-diagonal work of 128-row tiles, and a second CTA per SM to overlap each one's
+ * first loads and last stores); not causal 0.98x at S = 512, 1.01-1.02x from 1k on (the pipelined
+ * tile's overlap of softmax and P.V wins once the loop is long); hd 192 likewise (causal S = 512
+ * 0.86x, S = 4k 0.99x; not causal 0.99x at 512, 1.05x at 4k). Tuning builds: FC_TUNE_SHORT=0 / 1
+ * never / always takes it where it exists.
+ */
+static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim) {
+    const int id = fc_cfg_short_for(cls, hdim);
+    if (id < 0 || fc_cfg_smem_launch(fc_cfg_get(id), hdim) > d->smem_optin) return 0;
+#ifdef FC_CUDA_TUNING
+    const char *force = getenv("FC_TUNE_SHORT");
+    if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
+#endif
+    return p->is_causal ? p->seqlen_k <= 8192 : p->seqlen_k <= 512;
+}
+
 /* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
  * bytes of workspace (split-KV only when its partials fit). */
 static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d, int64_t workspace_avail,
@@ -228,7 +250,9 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
         forced = 1;
     }
 #endif
-    if (!forced && (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
+    if (!forced && (pl->short_tile = fc_sm80_take_short(p, d, pl->cls, pl->hdim)) != 0)
+        cfg = fc_cfg_short_for(pl->cls, pl->hdim);
+    else if (!forced && (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
         cfg = fc_cfg_qsplit_id(pl->cls, pl->hdim, pl->qsplit);
     const fc_tile_cfg c = fc_cfg_get(cfg);
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)
@@ -326,6 +350,7 @@ static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t strea
     a.num_m_blocks = pl.num_m_blocks;
     a.num_splits = pl.num_splits;
     a.qsplit = pl.qsplit;
+    a.short_tile = pl.short_tile;
     if (pl.num_splits > 1) {
         a.o_part = (float *)p->workspace;
         a.lse_part = (float *)((char *)p->workspace + pl.o_part_bytes);

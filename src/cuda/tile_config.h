@@ -90,7 +90,12 @@ enum {
                                           15 and 16 measured 26-29 % / 15-18 % slower than 4 (NOTES v8) */
     FC_CFG_M128_N64_W8_S1 = 17,        /* hd 192/256, two-phase, one buffer: FA2's hd-256 tile (128 KB);
                                           7-10 % slower than 4 at hd 256 (NOTES v8) */
-    FC_CFG_COUNT = 18
+    FC_CFG_TUNING2_END = 18,
+    /* production again: the short-key-range tile (fc_cfg_short_for) */
+    FC_CFG_M64_N64_W4_S1 = 18,         /* hd 192/256 on sm_90 when the key range per query tile is short:
+                                          two-phase, one buffer, 64 rows (96 KB: 2 CTAs/SM; the tile FA2
+                                          runs at hd 256 on the H200, ncu, NOTES v8) */
+    FC_CFG_COUNT = 19
 };
 
 static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int id) {
@@ -112,12 +117,21 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
          : id == FC_CFG_M128_N128_W4_S1     ? fc_tile_cfg{128, 128, 4, 1, 0, 0, 2, 1}
          : id == FC_CFG_DS_M128_N32_W8_S2   ? fc_tile_cfg{128, 32, 8, 2, 0, 0, 1, 1, 1}
          : id == FC_CFG_M128_N64_W8_S1      ? fc_tile_cfg{128, 64, 8, 1, 0, 0, 1, 1}
-         :                                    fc_tile_cfg{128, 64, 8, 1, 0, 0, 1, 1, 1};
+         : id == FC_CFG_DS_M128_N64_W8_S1   ? fc_tile_cfg{128, 64, 8, 1, 0, 0, 1, 1, 1}
+         :                                    fc_tile_cfg{64, 64, 4, 1, 0, 0, 2, 1};
 }
 
 /* Compiled only in tuning builds (-DFC_CUDA_TUNING), and there only where they fit on sm_90. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_only(int id) {
-    return (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END) || (id >= FC_CFG_TUNING2_BEGIN && id < FC_CFG_COUNT);
+    return (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END) || (id >= FC_CFG_TUNING2_BEGIN && id < FC_CFG_TUNING2_END);
+}
+
+/* The short-key-range tile of (arch class, compiled head dim), -1 where there is none: config 18
+ * (64 rows, two CTAs per SM) for hd 192/256 on sm_90, which the plan takes instead of the table's
+ * pipelined 128-row tile when each query tile sees few keys (fc_sm80_take_short, launch.cu). Not on
+ * sm_80 (two 96 KB CTAs do not fit in 164 KB) or sm_86/89 (their table tile is already 64 rows). */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_short_for(int cls, int hdim) {
+    return cls == FC_CLS_SM90 && hdim > 128 ? FC_CFG_M64_N64_W4_S1 : -1;
 }
 
 /* The key-group split's config for (arch class, compiled head dim), -1 where there is none. The
@@ -217,10 +231,11 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_hdim(int
          : fc_cfg_get(id).dsplit ? hdim == 256 : true;
 }
 
-/* Can a plan of arch class cls run config id at head dim hdim (its table config, or a key-group
- * split the plan may take)? */
+/* Can a plan of arch class cls run config id at head dim hdim (its table config, a key-group split
+ * or the short-key-range tile the plan may take)? */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_launched_by(int cls, int id, int hdim) {
-    return fc_cfg_for(cls, hdim) == id || fc_cfg_qsplit_id(cls, hdim, 1) == id || fc_cfg_qsplit_id(cls, hdim, 2) == id;
+    return fc_cfg_for(cls, hdim) == id || fc_cfg_qsplit_id(cls, hdim, 1) == id || fc_cfg_qsplit_id(cls, hdim, 2) == id ||
+           fc_cfg_short_for(cls, hdim) == id;
 }
 /* Does any arch class that `sm` belongs to use config `id` at head dim `hdim`? Kernels compiled
  * for an arch that never launches them get an empty body (keeps the 4-arch build fast). Tuning

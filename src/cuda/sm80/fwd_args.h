@@ -29,6 +29,7 @@ typedef struct fc_sm80_args {
     int qsplit;       /* 1: the key-group split config of the arch class (fc_cfg_qsplit_for); 2: its
                          one-warp-group variant; tuning builds: 3 that one's 32-key variant
                          (fc_cfg_qsplit_id) */
+    int short_tile;   /* 1: the short-key-range tile of the arch class (fc_cfg_short_for), qsplit 0 */
 
     /* Split-KV partials (num_splits > 1): o_part[((s*Hq + h)*total_q + row)*head_dim + d] fp32,
      * normalised by the split's own row sum; lse_part[(s*Hq + h)*total_q + row] natural log. */

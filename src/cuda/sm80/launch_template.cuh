@@ -62,17 +62,18 @@ static fc_status fc_sm80_launch_tuned(const fc_sm80_args &a, int id, int device,
 }
 #endif
 
-/* Config kCfg when it exists (fc_cfg_qsplit_id gives -1 where a class has no such key-group split:
- * the plan never asks for it then). */
+/* Config kCfg when it exists (fc_cfg_qsplit_id and fc_cfg_short_for give -1 where a class has no
+ * such config: the plan never asks for it then). */
 template <typename T, int kD, int kCfg>
 static fc_status fc_sm80_launch_if(const fc_sm80_args &a, int device, cudaStream_t stream) {
     if constexpr (kCfg >= 0) return fc_sm80_launch_cfg<T, kD, kCfg>(a, device, stream);
-    else return fc_cuda_status(cudaErrorInvalidValue, "no key-group split config for this arch class and head dim");
+    else return fc_cuda_status(cudaErrorInvalidValue, "no such alternative tile config for this arch class and head dim");
 }
-/* The arch class's config for the plan: its key-group split a.qsplit (1, 2; tuning builds 3), or
- * its table config (qsplit 0). */
+/* The arch class's config for the plan: its short-key-range tile (a.short_tile), its key-group
+ * split a.qsplit (1, 2; tuning builds 3), or its table config (qsplit 0). */
 template <typename T, int kD, int kCls>
 static fc_status fc_sm80_launch_class(const fc_sm80_args &a, int device, cudaStream_t stream) {
+    if (a.short_tile) return fc_sm80_launch_if<T, kD, fc_cfg_short_for(kCls, kD)>(a, device, stream);
     switch (a.qsplit) {
     case 0: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(kCls, kD)>(a, device, stream);
     case 1: return fc_sm80_launch_if<T, kD, fc_cfg_qsplit_id(kCls, kD, 1)>(a, device, stream);
