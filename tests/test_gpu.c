@@ -189,6 +189,7 @@ static void build_quick_grid(fc_tg_grid *g)
     c = fc_tg_add(g, 2, 2, 2, 5, 0, 64, F16);                                        /* no keys */
     c = fc_tg_add(g, 1, 2, 2, 33, 33, 8, BF16), c->scale = -0.4f, c->layout = FC_TG_SUB; /* negative scale, hd 8 */
     c = fc_tg_add(g, 3, 64, 64, 65, 65, 64, F16);                                    /* unsplit (grid >= SMs) */
+    c = fc_tg_add(g, 2, 40, 8, 100, 300, 256, BF16), c->causal = 1; /* portable on sm_90: short-key-range tile */
     {
         const int lq[5] = {0, 1, 65, 7, 130}, lk[5] = {5, 0, 65, 1, 200};
         c = fc_tg_add_varlen(g, 5, lq, lk, 4, 2, 128, BF16), c->causal = 1;
@@ -293,6 +294,10 @@ static void build_grid(fc_tg_grid *g)
         const int lq[4] = {64, 1, 40, 0}, lk[4] = {1000, 700, 513, 900};
         c = fc_tg_add_varlen(g, 4, lq, lk, 24, 8, 64, BF16), c->causal = 1;
     }
+    /* the short-key-range tiles (portable, sm_90: grids of >= 1 CTA per SM with few keys per query
+     * tile): hd 64 causal with Sq != Sk, hd 192 not causal with 500 keys */
+    c = fc_tg_add(g, 2, 70, 10, 300, 520, 64, F16), c->causal = 1;
+    c = fc_tg_add(g, 3, 24, 8, 130, 500, 192, BF16);
     add_split_path_cases(g);
 }
 

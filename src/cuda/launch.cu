@@ -193,15 +193,19 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
 }
 
 /*
- * Short-key-range tile (fc_cfg_short_for: 64-row tiles, two CTAs per SM) instead of the table's
- * pipelined 128-row tile at hd 192/256 on sm_90, when each query tile sees few keys: causal up to
- * seqlen_k 8192, otherwise up to 512. Measured (H200, bf16, same process, bench/NOTES.md v8): hd 256
- * causal 0.89 / 0.92 / 0.94 / 0.96 / 0.98x the time at S = 512 / 1k / 2k / 4k / 8k and 1.03x at 16k
- * (half the masked-diagonal work of 128-row tiles, and a second CTA per SM to overlap each one's
- * first loads and last stores); not causal 0.98x at S = 512, 1.01-1.02x from 1k on (the pipelined
- * tile's overlap of softmax and P.V wins once the loop is long); hd 192 likewise (causal S = 512
- * 0.86x, S = 4k 0.99x; not causal 0.99x at 512, 1.05x at 4k). Tuning builds: FC_TUNE_SHORT=0 / 1
- * never / always takes it where it exists.
+ * Short-key-range tile (fc_cfg_short_for) instead of the table's tile, on sm_90, when each query tile
+ * sees few keys: causal up to seqlen_k 8192, otherwise up to 2048 keys at hd 64 and 512 at hd
+ * 192/256; only for grids of at least one CTA per SM (where it was measured; smaller grids keep the
+ * table tile's split-KV or key-group split). Measured (H200, bf16, same process, bench/NOTES.md v8),
+ * time against the table tile:
+ *  - hd 64, config 14 (128-key steps): causal 0.94 / 0.94 / 0.96 / 0.97 / 0.99 / 1.00x at S = 512 ..
+ *    16k, not causal 0.98 / 0.99 / 0.99x at S = 512 / 1k / 2k and 1.00-1.01x beyond;
+ *  - hd 256, config 18 (64 rows, two CTAs per SM: half the masked-diagonal work of 128-row tiles, and
+ *    a second CTA to overlap each one's first loads and last stores): causal 0.89 / 0.92 / 0.94 /
+ *    0.96 / 0.98x at S = 512 .. 8k and 1.03x at 16k; not causal 0.98x at 512, 1.01-1.02x from 1k
+ *    on (the pipelined tile's overlap of softmax and P.V wins once the loop is long); hd 192 alike
+ *    (causal S = 512 0.86x, 4k 0.99x; not causal 0.99x at 512, 1.05x at 4k).
+ * Tuning builds: FC_TUNE_SHORT=0 / 1 never / always takes it where it exists.
  */
 static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim) {
     const int id = fc_cfg_short_for(cls, hdim);
@@ -210,7 +214,8 @@ static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int
     const char *force = getenv("FC_TUNE_SHORT");
     if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
 #endif
-    return p->is_causal ? p->seqlen_k <= 8192 : p->seqlen_k <= 512;
+    if (fc_cfg_ctas(p, fc_cfg_get(id)) < d->sms) return 0;
+    return p->seqlen_k <= (p->is_causal ? 8192 : hdim <= 64 ? 2048 : 512);
 }
 
 /* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
@@ -250,10 +255,10 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
         forced = 1;
     }
 #endif
-    if (!forced && (pl->short_tile = fc_sm80_take_short(p, d, pl->cls, pl->hdim)) != 0)
-        cfg = fc_cfg_short_for(pl->cls, pl->hdim);
-    else if (!forced && (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
+    if (!forced && (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
         cfg = fc_cfg_qsplit_id(pl->cls, pl->hdim, pl->qsplit);
+    else if (!forced && (pl->short_tile = fc_sm80_take_short(p, d, pl->cls, pl->hdim)) != 0)
+        cfg = fc_cfg_short_for(pl->cls, pl->hdim);
     const fc_tile_cfg c = fc_cfg_get(cfg);
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)
         return fc_set_error(FC_ERROR_INTERNAL, "tile config needs %d bytes of shared memory, the device allows %d",

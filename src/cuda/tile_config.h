@@ -82,9 +82,9 @@ enum {
     FC_CFG_Q_M32_N64_W8_G8_S1_QR = 12, /* hd 64 on sm_90: V(t) issued once K(t) has landed */
     FC_CFG_TUNING2_BEGIN = 13,
     FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* hd 64 on sm_90: V(0) in the prologue, 32-key steps */
-    FC_CFG_M128_N128_W4_S1 = 14,       /* hd 64, two-phase, 128-key steps (FA2's hd-64 step), one buffer
-                                          (48 KB; two buffers spill 56 bytes): +1..+7 % on causal and
-                                          S <= 2048 rows, -1 % on long non-causal ones (NOTES v8) */
+    FC_CFG_M128_N128_W4_S1 = 14,       /* production (fc_cfg_short_for): hd 64 on sm_90 when the key range
+                                          per query tile is short: two-phase, 128-key steps (FA2's hd-64
+                                          step), one buffer (48 KB; two buffers spill 56 bytes) */
     FC_CFG_DS_M128_N32_W8_S2 = 15,     /* hd 256, split head dim, 32-key steps, two buffers (160 KB) */
     FC_CFG_DS_M128_N64_W8_S1 = 16,     /* hd 256, split head dim, 64-key steps, one buffer (192 KB);
                                           15 and 16 measured 26-29 % / 15-18 % slower than 4 (NOTES v8) */
@@ -123,15 +123,18 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
 
 /* Compiled only in tuning builds (-DFC_CUDA_TUNING), and there only where they fit on sm_90. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_only(int id) {
-    return (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END) || (id >= FC_CFG_TUNING2_BEGIN && id < FC_CFG_TUNING2_END);
+    return (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END) ||
+           (id >= FC_CFG_TUNING2_BEGIN && id < FC_CFG_TUNING2_END && id != FC_CFG_M128_N128_W4_S1);
 }
 
-/* The short-key-range tile of (arch class, compiled head dim), -1 where there is none: config 18
- * (64 rows, two CTAs per SM) for hd 192/256 on sm_90, which the plan takes instead of the table's
- * pipelined 128-row tile when each query tile sees few keys (fc_sm80_take_short, launch.cu). Not on
- * sm_80 (two 96 KB CTAs do not fit in 164 KB) or sm_86/89 (their table tile is already 64 rows). */
+/* The short-key-range tile of (arch class, compiled head dim), -1 where there is none; the plan
+ * takes it instead of the table's tile when each query tile sees few keys (fc_sm80_take_short,
+ * launch.cu). sm_90 only (measured there): hd 64 config 14 (128-key steps: half the per-step work
+ * that a short loop cannot amortise), hd 192/256 config 18 (64 rows, two CTAs per SM). Unmeasured on
+ * sm_80/86/89 (for hd 192/256 not even a candidate there: two 96 KB CTAs do not fit in sm_80's 164
+ * KB, and sm_86/89 already run 64-row tiles). */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_short_for(int cls, int hdim) {
-    return cls == FC_CLS_SM90 && hdim > 128 ? FC_CFG_M64_N64_W4_S1 : -1;
+    return cls != FC_CLS_SM90 ? -1 : hdim <= 64 ? FC_CFG_M128_N128_W4_S1 : hdim > 128 ? FC_CFG_M64_N64_W4_S1 : -1;
 }
 
 /* The key-group split's config for (arch class, compiled head dim), -1 where there is none. The
@@ -226,8 +229,7 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
  * 128-key hd-64 step, and the split head dim, whose halves must start on a swizzle group and whose
  * register budget was sized at 256. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_hdim(int id, int hdim) {
-    return id == FC_CFG_M128_N128_W4_S1 ? hdim <= 64
-         : id == FC_CFG_M128_N64_W8_S1 || id == FC_CFG_P_M64_N32_W4_S2 ? hdim >= 192
+    return id == FC_CFG_M128_N64_W8_S1 || id == FC_CFG_P_M64_N32_W4_S2 ? hdim >= 192
          : fc_cfg_get(id).dsplit ? hdim == 256 : true;
 }
 
