@@ -17,7 +17,9 @@
  *    (O 128 + S 64 registers at hd 128, kN = 64); the pipelined loop spills there at kN = 64, and at
  *    kN = 32 its steps are too short to hide the loads (run 2: 294 vs 377 TFLOP/s).
  *  - head dims 192 and 256 need 96 / 128 accumulator registers for 16 rows already: 16 rows per
- *    warp, 8 warps for 128 rows per CTA; there the pipelined loop wins (run 2: +10 % at hd 256).
+ *    warp, 8 warps for 128 rows per CTA; there the pipelined loop wins (run 2: +10 % at hd 256) on
+ *    long key ranges; on short ones (causal S <= 8k, else S <= 512) sm_90 takes 64-row two-phase
+ *    tiles, two CTAs per SM (fc_cfg_short_for, bench/NOTES.md v8).
  *  - Shared memory per CTA, Q + kStages x (K + V), must fit the per-block opt-in limit of the arch
  *    class: 227 KB on sm_90, 163 KB on sm_80, 99 KB on sm_86/sm_89 (which also have only 100 KB
  *    per SM, so one CTA of > 50 KB there runs alone on its SM).
