@@ -188,8 +188,8 @@ static void build_quick_grid(fc_tg_grid *g)
     c = fc_tg_add(g, 1, 2, 2, 64, 64, 192, F16), c->causal = 1, c->layout = FC_TG_TRANS; /* hd 192 */
     c = fc_tg_add(g, 2, 2, 2, 5, 0, 64, F16);                                        /* no keys */
     c = fc_tg_add(g, 1, 2, 2, 33, 33, 8, BF16), c->scale = -0.4f, c->layout = FC_TG_SUB; /* negative scale, hd 8 */
-    c = fc_tg_add(g, 3, 64, 64, 65, 65, 64, F16);                                    /* unsplit (grid >= SMs) */
-    c = fc_tg_add(g, 2, 40, 8, 100, 300, 256, BF16), c->causal = 1; /* portable on sm_90: short-key-range tile */
+    c = fc_tg_add(g, 3, 64, 64, 65, 65, 64, F16); /* unsplit (grid >= SMs); portable on sm_90: short-key-range tile */
+    c = fc_tg_add(g, 2, 70, 10, 100, 300, 256, BF16), c->causal = 1; /* the same at hd 256 (140 table CTAs) */
     {
         const int lq[5] = {0, 1, 65, 7, 130}, lk[5] = {5, 0, 65, 1, 200};
         c = fc_tg_add_varlen(g, 5, lq, lk, 4, 2, 128, BF16), c->causal = 1;

@@ -22,7 +22,7 @@ cfgs=$(awk '
     match($0, /= [0-9]+/); id[name] = substr($0, RSTART + 2, RLENGTH - 2)
   }
   inenum && /}/ { inenum = 0 }
-  /id == FC_CFG_[A-Z0-9_]* *\?/ {
+  /id == FC_CFG_[A-Z0-9_]* *\? *fc_tile_cfg\{/ {  # a row of fc_cfg_get (not other id tests)
     match($0, /FC_CFG_[A-Z0-9_]*/); name = substr($0, RSTART, RLENGTH)
     match($0, /fc_tile_cfg{[^}]*}/); body = substr($0, RSTART + 12, RLENGTH - 13)
     gsub(/ /, "", body); split(body, f, ",")

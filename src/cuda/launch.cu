@@ -6,8 +6,9 @@
  * Decision (fc_cuda_plan_for, the only place it is made), in order:
  *   1. the Hopper kernel (src/cuda/sm90) when this build has it and it accepts the call;
  *   2. the portable mma.sync kernel: the smallest compiled head dim >= head_dim, the tile config of
- *      the device's arch class (tile_config.h), and split-KV when the grid would leave SMs idle
- *      (fc_sm80_num_splits) and the workspace it needs is available.
+ *      the device's arch class (tile_config.h) or, on sm_90, its key-group split for small grids
+ *      (fc_sm80_take_qsplit) or its short-key-range tile (fc_sm80_take_short), and split-KV when the
+ *      grid would leave SMs idle (fc_sm80_num_splits) and the workspace it needs is available.
  * The workspace query asks the plan with an unlimited workspace and reports what it uses; the run
  * asks it with the caller's workspace_size. So the run never uses more workspace than the query
  * reported, and with the queried size it runs the plan the query described.
@@ -194,10 +195,12 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
 
 /*
  * Short-key-range tile (fc_cfg_short_for) instead of the table's tile, on sm_90, when each query tile
- * sees few keys: causal up to seqlen_k 8192, otherwise up to 2048 keys at hd 64 and 512 at hd
- * 192/256; only for grids of at least one CTA per SM (where it was measured; smaller grids keep the
- * table tile's split-KV or key-group split). Measured (H200, bf16, same process, bench/NOTES.md v8),
- * time against the table tile:
+ * sees few keys: causal up to seqlen_k 8192 (hd 192: 4096, measured to there), otherwise up to 2048
+ * keys at hd 64 and 512 at hd 192/256. Causal counts as such only with seqlen_q >= seqlen_k / 2 (the
+ * mask is bottom-right aligned: fewer queries than that see nearly all keys, like a non-causal
+ * call). Only where the table tile's grid has at least one CTA per SM (every A/B row had >= 1024):
+ * smaller grids keep the table tile's split-KV or key-group split. Measured (H200, bf16, same
+ * process, Sq = Sk, bench/NOTES.md v8), time against the table tile:
  *  - hd 64, config 14 (128-key steps): causal 0.94 / 0.94 / 0.96 / 0.97 / 0.99 / 1.00x at S = 512 ..
  *    16k, not causal 0.98 / 0.99 / 0.99x at S = 512 / 1k / 2k and 1.00-1.01x beyond;
  *  - hd 256, config 18 (64 rows, two CTAs per SM: half the masked-diagonal work of 128-row tiles, and
@@ -207,15 +210,16 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
  *    (causal S = 512 0.86x, 4k 0.99x; not causal 0.99x at 512, 1.05x at 4k).
  * Tuning builds: FC_TUNE_SHORT=0 / 1 never / always takes it where it exists.
  */
-static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim) {
+static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim, fc_tile_cfg table_cfg) {
     const int id = fc_cfg_short_for(cls, hdim);
     if (id < 0 || fc_cfg_smem_launch(fc_cfg_get(id), hdim) > d->smem_optin) return 0;
 #ifdef FC_CUDA_TUNING
     const char *force = getenv("FC_TUNE_SHORT");
     if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
 #endif
-    if (fc_cfg_ctas(p, fc_cfg_get(id)) < d->sms) return 0;
-    return p->seqlen_k <= (p->is_causal ? 8192 : hdim <= 64 ? 2048 : 512);
+    if (fc_cfg_ctas(p, table_cfg) < d->sms) return 0;
+    const int causal = p->is_causal && 2 * (int64_t)p->seqlen_q >= p->seqlen_k;
+    return p->seqlen_k <= (causal ? (hdim == 192 ? 4096 : 8192) : hdim <= 64 ? 2048 : 512);
 }
 
 /* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
@@ -257,7 +261,7 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
 #endif
     if (!forced && (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
         cfg = fc_cfg_qsplit_id(pl->cls, pl->hdim, pl->qsplit);
-    else if (!forced && (pl->short_tile = fc_sm80_take_short(p, d, pl->cls, pl->hdim)) != 0)
+    else if (!forced && (pl->short_tile = fc_sm80_take_short(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
         cfg = fc_cfg_short_for(pl->cls, pl->hdim);
     const fc_tile_cfg c = fc_cfg_get(cfg);
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)

@@ -19,7 +19,7 @@
  *  - head dims 192 and 256 need 96 / 128 accumulator registers for 16 rows already: 16 rows per
  *    warp, 8 warps for 128 rows per CTA; there the pipelined loop wins (run 2: +10 % at hd 256) on
  *    long key ranges; on short ones (causal S <= 8k, else S <= 512) sm_90 takes 64-row two-phase
- *    tiles, two CTAs per SM (fc_cfg_short_for, bench/NOTES.md v8).
+ *    tiles, two CTAs per SM, and at hd 64 128-key steps (fc_cfg_short_for, bench/NOTES.md v8).
  *  - Shared memory per CTA, Q + kStages x (K + V), must fit the per-block opt-in limit of the arch
  *    class: 227 KB on sm_90, 163 KB on sm_80, 99 KB on sm_86/sm_89 (which also have only 100 KB
  *    per SM, so one CTA of > 50 KB there runs alone on its SM).
@@ -58,8 +58,9 @@ typedef struct fc_tile_cfg {
 } fc_tile_cfg;
 
 /* Distinct configurations. The kernel template is instantiated per config id, so two classes that
- * share a config share one compiled kernel. Ids in [FC_CFG_PRODUCTION, FC_CFG_TUNING_END) are
- * compiled only in tuning builds (-DFC_CUDA_TUNING), to compare tiles on a device in one run. */
+ * share a config share one compiled kernel. Ids in [FC_CFG_PRODUCTION, FC_CFG_TUNING_END) and in
+ * [FC_CFG_TUNING2_BEGIN, FC_CFG_TUNING2_END) except 14 (fc_cfg_tuning_only) are compiled only in
+ * tuning builds (-DFC_CUDA_TUNING), to compare tiles on a device in one run. */
 enum {
     FC_CFG_M128_N64_W4_S2_QR = 0, /* hd 64 everywhere (48 KB) */
     FC_CFG_M128_N64_W4_S1 = 1,    /* hd 96 everywhere (48 KB), hd 128 on sm_80 (64 KB: 2 CTAs/SM) */
@@ -133,8 +134,8 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_only(int
  * takes it instead of the table's tile when each query tile sees few keys (fc_sm80_take_short,
  * launch.cu). sm_90 only (measured there): hd 64 config 14 (128-key steps: half the per-step work
  * that a short loop cannot amortise), hd 192/256 config 18 (64 rows, two CTAs per SM). Unmeasured on
- * sm_80/86/89 (for hd 192/256 not even a candidate there: two 96 KB CTAs do not fit in sm_80's 164
- * KB, and sm_86/89 already run 64-row tiles). */
+ * sm_80/86/89 (at hd 256 not a candidate on sm_80, where two 96 KB CTAs do not fit in 164 KB; at hd
+ * 192, 72 KB, they would; sm_86/89 already run 64-row tiles at hd 192/256). */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_short_for(int cls, int hdim) {
     return cls != FC_CLS_SM90 ? -1 : hdim <= 64 ? FC_CFG_M128_N128_W4_S1 : hdim > 128 ? FC_CFG_M64_N64_W4_S1 : -1;
 }
@@ -227,9 +228,9 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
                     : -1;
 }
 
-/* Head dims a tuning-only config is written for (the others compile wherever they fit): the
- * 128-key hd-64 step, and the split head dim, whose halves must start on a swizzle group and whose
- * register budget was sized at 256. */
+/* Head dims the configs tuning builds add on sm_90 are compiled for (the others wherever they fit):
+ * configs 17 and 6 (sm_86/89's tile, compared on sm_90) at hd 192/256, and the split head dim at 256
+ * only (its halves must start on a swizzle group; its register budget was sized there). */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_hdim(int id, int hdim) {
     return id == FC_CFG_M128_N64_W8_S1 || id == FC_CFG_P_M64_N32_W4_S2 ? hdim >= 192
          : fc_cfg_get(id).dsplit ? hdim == 256 : true;
