@@ -91,7 +91,7 @@ enum {
     FC_CFG_DS_M128_N32_W8_S2 = 15,     /* hd 256, split head dim, 32-key steps, two buffers (160 KB) */
     FC_CFG_DS_M128_N64_W8_S1 = 16,     /* hd 256, split head dim, 64-key steps, one buffer (192 KB);
                                           15 and 16 measured 26-29 % / 15-18 % slower than 4 (NOTES v8) */
-    FC_CFG_M128_N64_W8_S1 = 17,        /* hd 192/256, two-phase, one buffer: FA2's hd-256 tile (128 KB);
+    FC_CFG_M128_N64_W8_S1 = 17,        /* hd 192/256, two-phase, one buffer, 128 rows (128 KB; taken for FA2's hd-256 tile until ncu showed 64 rows);
                                           7-10 % slower than 4 at hd 256 (NOTES v8) */
     FC_CFG_TUNING2_END = 18,
     /* production again: the short-key-range tile (fc_cfg_short_for) */
