@@ -222,6 +222,42 @@ static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int
     return p->seqlen_k <= (causal ? (hdim == 192 ? 4096 : 8192) : hdim <= 64 ? 2048 : 512);
 }
 
+/*
+ * The arch class of the SASS the driver runs on a device of compute capability sm: the newest
+ * compiled arch of the same major version not above sm (FC_PORTABLE_ARCH_<n>, from the build's
+ * FLASHCORE_CUDA_ARCHS), -1 when there is none. Each tile config is compiled only for the classes
+ * that use it (an empty body elsewhere), so the plan must be that of the SASS's class, and it is the
+ * device's: a build with 80-real but not 89-real would run sm_80's kernels on an sm_89 device, whose
+ * table names configs that are empty there. The plan refuses that case instead.
+ */
+#if !defined(FC_PORTABLE_ARCH_80) && !defined(FC_PORTABLE_ARCH_86) && !defined(FC_PORTABLE_ARCH_87) && \
+    !defined(FC_PORTABLE_ARCH_89) && !defined(FC_PORTABLE_ARCH_90)
+#error "FC_PORTABLE_ARCH_<n> (the build's portable archs) come from CMakeLists.txt"
+#endif
+static int fc_sass_class(int sm) {
+    static const int archs[] = {
+#ifdef FC_PORTABLE_ARCH_80
+        80,
+#endif
+#ifdef FC_PORTABLE_ARCH_86
+        86,
+#endif
+#ifdef FC_PORTABLE_ARCH_87
+        87,
+#endif
+#ifdef FC_PORTABLE_ARCH_89
+        89,
+#endif
+#ifdef FC_PORTABLE_ARCH_90
+        90,
+#endif
+    };
+    int best = -1;
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; ++i)
+        if (archs[i] / 10 == sm / 10 && archs[i] <= sm && archs[i] > best) best = archs[i];
+    return best < 0 ? -1 : fc_arch_class(best);
+}
+
 /* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
  * bytes of workspace (split-KV only when its partials fit). */
 static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d, int64_t workspace_avail,
@@ -234,6 +270,11 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
         return fc_set_error(FC_ERROR_NOT_SUPPORTED,
                             "compute capability %d.%d: this build has kernels for sm_80, sm_86, sm_89 and sm_90",
                             d->sm / 10, d->sm % 10);
+    if (fc_sass_class(d->sm) != pl->cls)
+        return fc_set_error(FC_ERROR_NOT_SUPPORTED,
+                            "compute capability %d.%d: this build's portable kernels (FLASHCORE_CUDA_ARCHS) have no "
+                            "SASS of its arch class; rebuild with %d%s-real in the list",
+                            d->sm / 10, d->sm % 10, d->sm, d->sm == 90 ? "a" : "");
     int idx = -1;
     for (int i = 0; i < FC_SM80_NUM_HDIMS; ++i)
         if (k_hdims[i] >= p->head_dim) {
