@@ -210,7 +210,7 @@ def main():
             print("| %d | %s | %.2f | %.2g |" % (r["S"], r["splits"], r["fc_us"], r["err"]))
         results["splits"] = rows
     if mode in ("cfg", "all") and os.environ.get("FC_BENCH_CFGS"):
-        # FC_BENCH_CFGS="64:0,5,6;128:1,2,8;256:2,3" (tuning builds): fc only, a few fa rows per head dim
+        # FC_BENCH_CFGS="64:0,14,9;256:4,18,17" (tuning builds): fc only, a few fa rows per head dim
         print("\n### tile configs (FC_TUNE_CFG; bf16, B*S = 16k, H*D = 2048, graph replay)\n")
         print("| D | cfg | S | causal | fc us | fc TF/s | err |")
         print("|---|---|---|---|---|---|---|")
