@@ -252,6 +252,30 @@ static __device__ __forceinline__ void fc_pair_sum_s(float (&s)[kMT][kNT][4], in
  * caller, so it joins the first group); then per step V(t+S-1) and K(t+S). Waiting for K(t) or V(t)
  * leaves the 2S-2 younger groups in flight.
  */
+/* Where the two-phase loop waits for V(t) and issues K(t+kS) (dev knob FC_SM80_EARLY_V, for an
+ * A/B; not measured yet, bench/NOTES.md v9): 0 = after the softmax (K's load hides behind P.V
+ * only, V's behind Q.K^T and the softmax); 1 = on the 16-rows-per-warp tiles (config 18), right
+ * after the scores, FA2's order (K's load hides behind the softmax and P.V, V's behind Q.K^T only).
+ * On the 32-rows-per-warp tiles that order spills (24-64 bytes, nvcc 13), so they keep 0. */
+#ifndef FC_SM80_EARLY_V
+#define FC_SM80_EARLY_V 0
+#endif
+
+/* The two-phase loop's second hand-over of step t: V(t) landed for every warp, all reads of K(t)
+ * done, so K(t+kS) may go into K(t)'s buffer. */
+template <int kN, int kCfg, typename T, typename Loader>
+static __device__ __forceinline__ void fc_wait_v_issue_k(const Loader &ld, const fc_loop_ctx<T> &c, uint32_t k_base,
+                                                         uint32_t kv_bytes, int t) {
+    constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
+    constexpr int kS = kC.stages;
+    fc_cp_async_wait<2 * kS - 2>(); /* V(t) */
+    fc_group_sync<kCfg>();
+    const int tk = t + kS;
+    if (tk < c.n_tiles)
+        fc_load_kv<kN>(ld, k_base + (tk % kS) * kv_bytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kC.groups, c);
+    fc_cp_async_commit();
+}
+
 template <typename T, int kD, int kCfg, typename Loader, typename Addr, int kMT, int kDT>
 static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args &a, const fc_loop_ctx<T> &c,
                                                              const Loader &ld, const Addr &la, uint32_t sQ,
@@ -306,20 +330,15 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         float s[kMT][kNT][4], corr[kMT][2];
         fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, c.k_shift + kKOff + stage);
         if constexpr (kC.dsplit) fc_pair_sum_s<kCfg, kD>(s, c.lane);
+        constexpr bool kEarlyV = FC_SM80_EARLY_V && kMT == 1 && !kC.dsplit;
+        if constexpr (kEarlyV) fc_wait_v_issue_k<kN, kCfg>(ld, c, sQ + kKOff, kKVBytes, t);
         fc_score_tile<kM, kN>(s, a, nb, c);
         const bool moved = fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
         fc_rescale_o(o, corr, moved);
         uint32_t pa[kMT][kPS][4];
         fc_pack_p<T>(s, pa);
 
-        fc_cp_async_wait<kInFlight>(); /* V(t) */
-        fc_group_sync<kCfg>();
-        {
-            const int tk = t + kS;
-            if (tk < c.n_tiles)
-                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kG, c);
-            fc_cp_async_commit();
-        }
+        if constexpr (!kEarlyV) fc_wait_v_issue_k<kN, kCfg>(ld, c, sQ + kKOff, kKVBytes, t);
         fc_gemm_pv<T, kMT, kPS, kDT>(o, pa, la, kVOff + stage);
     }
     fc_cp_async_wait<0>();
