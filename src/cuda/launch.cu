@@ -234,6 +234,19 @@ static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int
     !defined(FC_PORTABLE_ARCH_89) && !defined(FC_PORTABLE_ARCH_90)
 #error "FC_PORTABLE_ARCH_<n> (the build's portable archs) come from CMakeLists.txt"
 #endif
+static constexpr int fc_sass_class_in(const int *archs, int n, int sm) {
+    int best = -1;
+    for (int i = 0; i < n; ++i)
+        if (archs[i] / 10 == sm / 10 && archs[i] <= sm && archs[i] > best) best = archs[i];
+    return best < 0 ? -1 : fc_arch_class(best);
+}
+static constexpr int k_all_archs[] = {80, 86, 89, 90}, k_sm80_only[] = {80}, k_sm86_only[] = {86};
+static_assert(fc_sass_class_in(k_all_archs, 4, 87) == FC_CLS_SM8X && fc_sass_class_in(k_all_archs, 4, 90) == FC_CLS_SM90,
+              "the default arch list serves every class with its own SASS");
+static_assert(fc_sass_class_in(k_sm80_only, 1, 89) == FC_CLS_SM80 && fc_sass_class_in(k_sm80_only, 1, 90) == -1,
+              "sm_80 SASS alone runs on sm_89 as the sm_80 class (refused), on sm_90 not at all");
+static_assert(fc_sass_class_in(k_sm86_only, 1, 89) == FC_CLS_SM8X && fc_sass_class_in(k_sm86_only, 1, 80) == -1,
+              "sm_86 SASS serves sm_89, not sm_80");
 static int fc_sass_class(int sm) {
     static const int archs[] = {
 #ifdef FC_PORTABLE_ARCH_80
@@ -252,10 +265,7 @@ static int fc_sass_class(int sm) {
         90,
 #endif
     };
-    int best = -1;
-    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; ++i)
-        if (archs[i] / 10 == sm / 10 && archs[i] <= sm && archs[i] > best) best = archs[i];
-    return best < 0 ? -1 : fc_arch_class(best);
+    return fc_sass_class_in(archs, (int)(sizeof archs / sizeof archs[0]), sm);
 }
 
 /* The portable kernel's plan for p on a device with properties d, using at most workspace_avail
