@@ -14,7 +14,7 @@ if [ ! -d "$logdir" ] || [ -z "$(ls "$logdir" 2>/dev/null)" ]; then
   exit 77
 fi
 
-# Tile configs of the portable kernel: "id m n warps stages dsplit" per line, from tile_config.h.
+# Tile configs of the portable kernel: "id m n warps stages dsplit groups" per line, from tile_config.h.
 cfgs=$(awk '
   /^enum {/ { inenum = 1 }
   inenum && /FC_CFG_[A-Z0-9_]* = [0-9]+/ {

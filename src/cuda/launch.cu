@@ -225,7 +225,9 @@ static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int
 /*
  * The arch class of the SASS the driver runs on a device of compute capability sm: the newest
  * compiled arch of the same major version not above sm (FC_PORTABLE_ARCH_<n>, from the build's
- * FLASHCORE_CUDA_ARCHS), -1 when there is none. Each tile config is compiled only for the classes
+ * FLASHCORE_CUDA_ARCHS), -1 when there is none; sm_87 (Jetson Orin, Tegra) runs only sm_87 SASS and
+ * sm_87 SASS only there (no minor-version compatibility between Tegra and desktop parts, CUDA
+ * programming guide). Each tile config is compiled only for the classes
  * that use it (an empty body elsewhere), so the plan must be that of the SASS's class, and it is the
  * device's: a build with 80-real but not 89-real would run sm_80's kernels on an sm_89 device, whose
  * table names configs that are empty there. The plan refuses that case instead.
@@ -234,15 +236,22 @@ static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int
     !defined(FC_PORTABLE_ARCH_89) && !defined(FC_PORTABLE_ARCH_90)
 #error "FC_PORTABLE_ARCH_<n> (the build's portable archs) come from CMakeLists.txt"
 #endif
+static constexpr bool fc_sass_runs_on(int arch, int sm) {
+    return arch == 87 || sm == 87 ? arch == sm : arch / 10 == sm / 10 && arch <= sm;
+}
 static constexpr int fc_sass_class_in(const int *archs, int n, int sm) {
     int best = -1;
     for (int i = 0; i < n; ++i)
-        if (archs[i] / 10 == sm / 10 && archs[i] <= sm && archs[i] > best) best = archs[i];
+        if (fc_sass_runs_on(archs[i], sm) && archs[i] > best) best = archs[i];
     return best < 0 ? -1 : fc_arch_class(best);
 }
-static constexpr int k_all_archs[] = {80, 86, 89, 90}, k_sm80_only[] = {80}, k_sm86_only[] = {86};
-static_assert(fc_sass_class_in(k_all_archs, 4, 87) == FC_CLS_SM8X && fc_sass_class_in(k_all_archs, 4, 90) == FC_CLS_SM90,
-              "the default arch list serves every class with its own SASS");
+static constexpr int k_all_archs[] = {80, 86, 89, 90}, k_sm80_only[] = {80}, k_sm86_only[] = {86},
+                     k_sm80_87[] = {80, 87};
+static_assert(fc_sass_class_in(k_all_archs, 4, 89) == FC_CLS_SM8X && fc_sass_class_in(k_all_archs, 4, 90) == FC_CLS_SM90 &&
+                  fc_sass_class_in(k_all_archs, 4, 87) == -1,
+              "the default arch list serves sm_80/86/89/90 with their own class's SASS, sm_87 (Tegra) not");
+static_assert(fc_sass_class_in(k_sm80_87, 2, 89) == FC_CLS_SM80 && fc_sass_class_in(k_sm80_87, 2, 87) == FC_CLS_SM8X,
+              "sm_87 SASS serves only sm_87");
 static_assert(fc_sass_class_in(k_sm80_only, 1, 89) == FC_CLS_SM80 && fc_sass_class_in(k_sm80_only, 1, 90) == -1,
               "sm_80 SASS alone runs on sm_89 as the sm_80 class (refused), on sm_90 not at all");
 static_assert(fc_sass_class_in(k_sm86_only, 1, 89) == FC_CLS_SM8X && fc_sass_class_in(k_sm86_only, 1, 80) == -1,
@@ -278,7 +287,7 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
     pl->cls = fc_arch_class(d->sm);
     if (pl->cls < 0)
         return fc_set_error(FC_ERROR_NOT_SUPPORTED,
-                            "compute capability %d.%d: this build has kernels for sm_80, sm_86, sm_89 and sm_90",
+                            "compute capability %d.%d: the portable kernels are for sm_80, sm_86, sm_87, sm_89 and sm_90",
                             d->sm / 10, d->sm % 10);
     if (fc_sass_class(d->sm) != pl->cls)
         return fc_set_error(FC_ERROR_NOT_SUPPORTED,

@@ -232,8 +232,8 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
  * configs 17 and 6 (sm_86/89's tile, compared on sm_90) at hd 192/256, the split head dim at 256
  * only (its halves must start on a swizzle group; its register budget was sized there), config 10
  * at hd 64 (what it was written for), and configs 7 and 8 nowhere: the v3 experiments (pipelined
- * with three buffers, measured then) spill with nvcc 13 since the v7 K lane shift (16 bytes at hd
- * 64 / 128), and a tuning build must pass the resource check too. */
+ * with three buffers, measured then) spill with nvcc 13 (16 to 1556 bytes; config 10 at hd 128 420),
+ * and a tuning build must pass the resource check too. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_hdim(int id, int hdim) {
     return id == FC_CFG_P_M128_N64_W4_S3_QR || id == FC_CFG_P_M128_N32_W4_S3 ? false
          : id == FC_CFG_M128_N64_W4_S3_QR ? hdim <= 64

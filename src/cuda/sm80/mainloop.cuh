@@ -254,7 +254,7 @@ static __device__ __forceinline__ void fc_pair_sum_s(float (&s)[kMT][kNT][4], in
  */
 /* Where the two-phase loop waits for V(t) and issues K(t+kS) (dev knob FC_SM80_EARLY_V, for an
  * A/B; not measured yet, bench/NOTES.md v9): 0 = after the softmax (K's load hides behind P.V
- * only, V's behind Q.K^T and the softmax); 1 = on the 16-rows-per-warp tiles (config 18), right
+ * only, V's behind Q.K^T and the softmax); 1 = on the 16-rows-per-warp tiles (config 18, tuning 17), right
  * after the scores, FA2's order (K's load hides behind the softmax and P.V, V's behind Q.K^T only).
  * On the 32-rows-per-warp tiles that order spills (24-64 bytes, nvcc 13), so they keep 0. */
 #ifndef FC_SM80_EARLY_V
