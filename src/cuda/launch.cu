@@ -6,9 +6,10 @@
  * Decision (fc_cuda_plan_for, the only place it is made), in order:
  *   1. the Hopper kernel (src/cuda/sm90) when this build has it and it accepts the call;
  *   2. the portable mma.sync kernel: the smallest compiled head dim >= head_dim, the tile config of
- *      the device's arch class (tile_config.h) or, on sm_90, its key-group split for small grids
- *      (fc_sm80_take_qsplit) or its short-key-range tile (fc_sm80_take_short), and split-KV when the
- *      grid would leave SMs idle (fc_sm80_num_splits) and the workspace it needs is available.
+ *      the device's arch class (tile_config.h) or, on sm_90, one of its alternatives (fc_cfg_alt):
+ *      the key-group split for small grids (fc_sm80_take_qsplit) or the short-key-range tile
+ *      (fc_sm80_take_short), and split-KV when the grid would leave SMs idle (fc_sm80_num_splits)
+ *      and the workspace it needs is available.
  * The workspace query asks the plan with an unlimited workspace and reports what it uses; the run
  * asks it with the caller's workspace_size. So the run never uses more workspace than the query
  * reported, and with the queried size it runs the plan the query described.
@@ -106,10 +107,8 @@ typedef struct fc_sm80_plan {
     fc_sm80_fwd_fn fn;
     int num_m_blocks;
     int num_splits;
-    int qsplit;          /* 1: the key-group split config (tile_config.h), never with split-KV; 2: its
-                            one-warp-group variant; 3 (tuning builds): that one's 32-key variant
-                            (fc_cfg_qsplit_id) */
-    int short_tile;      /* 1: the short-key-range tile (fc_cfg_short_for), never with qsplit */
+    int alt;             /* which of the class's tiles (FC_ALT_*, fc_cfg_alt); a key-group split never
+                            takes split-KV */
     size_t o_part_bytes; /* workspace layout under split-KV: o partials, then lse partials */
     size_t ws_bytes;
 } fc_sm80_plan;
@@ -143,7 +142,7 @@ static int64_t fc_cfg_ctas(const fc_fwd_params *p, fc_tile_cfg c) {
 static int64_t fc_cfg_key_blocks(const fc_fwd_params *p, fc_tile_cfg c) { return fc_ceil_div(p->seqlen_k, c.n); }
 
 /*
- * Key-group split (fc_cfg_qsplit_for: 64-row tiles whose 4 warp groups take alternate key blocks
+ * Key-group split (FC_ALT_QSPLIT: 64-row tiles whose 4 warp groups take alternate key blocks
  * and merge in shared memory) instead of split-KV + combine, when its CTAs fit in one wave (one
  * CTA per SM: 8 warps of ~250 registers) and each group has at most 4 key blocks; with 3-4 blocks
  * per group only where split-KV would put two CTAs on an SM as well. Why (H200, bench/NOTES.md v5):
@@ -151,8 +150,8 @@ static int64_t fc_cfg_key_blocks(const fc_fwd_params *p, fc_tile_cfg c) { return
  * latency, bound), the combine path ~2-5 us; with <= 2 blocks per group the split always won
  * (0.58-0.86x the time of split-KV on 7 shapes), with 4 it won where split-KV also ran 2 CTAs per
  * SM (0.73-0.76x) and lost where split-KV had one wave of single CTAs (1.08x, H4 S1024 D32).
- * split_cfg: the config split-KV would run. Returns the plan's qsplit (0: not taken; 1; 2: the
- * one-warp-group variant, first rule below; tuning builds 3: fc_cfg_qsplit_id). Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1 takes it
+ * split_cfg: the config split-KV would run. Returns the plan's FC_ALT_* (FC_ALT_TABLE: not taken;
+ * FC_ALT_QSPLIT; FC_ALT_QSPLIT_1W, first rule below). Tuning builds: FC_TUNE_QSPLIT=0 never takes it, =1 takes it
  * wherever it is compiled, =2 / =3 take the one-warp-group variants (configs 12 / 13) wherever they
  * are compiled; without any, FC_TUNE_SPLITS (the split-KV sweep) keeps it off.
  */
@@ -161,17 +160,17 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
     /* =2 / =3: the one-warp-group variants (configs 12 / 13, v6), wherever they are compiled */
     const char *force = getenv("FC_TUNE_QSPLIT");
     if (force && (force[0] == '2' || force[0] == '3')) {
-        const int v = force[0] - '0', tid = fc_cfg_qsplit_id(cls, hdim, v);
-        return tid >= 0 && fc_cfg_smem_launch(fc_cfg_get(tid), hdim) <= d->smem_optin ? v : 0;
+        const int v = force[0] - '0', tid = fc_cfg_alt(cls, hdim, v); /* FC_ALT_QSPLIT_1W / _1W32 */
+        return tid >= 0 && fc_cfg_smem_launch(fc_cfg_get(tid), hdim) <= d->smem_optin ? v : FC_ALT_TABLE;
     }
 #endif
-    const int id = fc_cfg_qsplit_for(cls, hdim);
-    if (id < 0) return 0;
+    const int id = fc_cfg_alt(cls, hdim, FC_ALT_QSPLIT);
+    if (id < 0) return FC_ALT_TABLE;
     const fc_tile_cfg c = fc_cfg_get(id);
-    if (fc_cfg_smem_launch(c, hdim) > d->smem_optin) return 0;
+    if (fc_cfg_smem_launch(c, hdim) > d->smem_optin) return FC_ALT_TABLE;
 #ifdef FC_CUDA_TUNING
-    if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1';
-    if (getenv("FC_TUNE_SPLITS")) return 0;
+    if (force && (force[0] == '0' || force[0] == '1')) return force[0] == '1' ? FC_ALT_QSPLIT : FC_ALT_TABLE;
+    if (getenv("FC_TUNE_SPLITS")) return FC_ALT_TABLE;
 #endif
     /* One-warp groups (config 12: 32-row CTAs, 8 groups of one warp, one 64-key buffer each) when its
      * CTAs make one wave that fills more than half the GPU and every group gets one or two key
@@ -179,22 +178,24 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
      * or split-KV; with idle groups (4 key blocks) or half a wave it was no faster. Not for sliding
      * windows and varlen, where seqlen_k overstates the blocks a group gets (unmeasured; causal is
      * measured: 0.91x at the seed shape). */
-    const int id2 = fc_cfg_qsplit_id(cls, hdim, 2);
+    const int id2 = fc_cfg_alt(cls, hdim, FC_ALT_QSPLIT_1W);
     if (id2 >= 0 && fc_cfg_smem_launch(fc_cfg_get(id2), hdim) <= d->smem_optin && p->window_left < 0 &&
         (p->window_right < 0 || p->is_causal) && p->cu_seqlens_q == NULL) {
         const fc_tile_cfg c2 = fc_cfg_get(id2);
         const int64_t ctas2 = fc_cfg_ctas(p, c2), blocks2 = fc_cfg_key_blocks(p, c2);
-        if (2 * ctas2 > d->sms && ctas2 <= d->sms && blocks2 >= c2.groups && blocks2 <= 2 * (int64_t)c2.groups) return 2;
+        if (2 * ctas2 > d->sms && ctas2 <= d->sms && blocks2 >= c2.groups && blocks2 <= 2 * (int64_t)c2.groups)
+            return FC_ALT_QSPLIT_1W;
     }
     const int64_t ctas = fc_cfg_ctas(p, c), n_blocks = fc_cfg_key_blocks(p, c);
-    if (ctas > d->sms || n_blocks < 2 || n_blocks > 4 * (int64_t)c.groups) return 0;
-    if (n_blocks <= 2 * (int64_t)c.groups) return 1;
+    if (ctas > d->sms || n_blocks < 2 || n_blocks > 4 * (int64_t)c.groups) return FC_ALT_TABLE;
+    if (n_blocks <= 2 * (int64_t)c.groups) return FC_ALT_QSPLIT;
     const int64_t main_ctas = fc_cfg_ctas(p, split_cfg);
-    return main_ctas * fc_sm80_num_splits(main_ctas, fc_cfg_key_blocks(p, split_cfg), d->sms) > d->sms;
+    return main_ctas * fc_sm80_num_splits(main_ctas, fc_cfg_key_blocks(p, split_cfg), d->sms) > d->sms ? FC_ALT_QSPLIT
+                                                                                                       : FC_ALT_TABLE;
 }
 
 /*
- * Short-key-range tile (fc_cfg_short_for) instead of the table's tile, on sm_90, when each query tile
+ * Short-key-range tile (FC_ALT_SHORT) instead of the table's tile, on sm_90, when each query tile
  * sees few keys: causal up to seqlen_k 8192 (hd 192: 4096, measured to there), otherwise up to 2048
  * keys at hd 64 and 512 at hd 192/256. Causal counts as such only with seqlen_q >= seqlen_k / 2 (the
  * mask is bottom-right aligned: fewer queries than that see nearly all keys, like a non-causal
@@ -211,7 +212,7 @@ static int fc_sm80_take_qsplit(const fc_fwd_params *p, const fc_dev_props *d, in
  * Tuning builds: FC_TUNE_SHORT=0 / 1 never / always takes it where it exists.
  */
 static int fc_sm80_take_short(const fc_fwd_params *p, const fc_dev_props *d, int cls, int hdim, fc_tile_cfg table_cfg) {
-    const int id = fc_cfg_short_for(cls, hdim);
+    const int id = fc_cfg_alt(cls, hdim, FC_ALT_SHORT);
     if (id < 0 || fc_cfg_smem_launch(fc_cfg_get(id), hdim) > d->smem_optin) return 0;
 #ifdef FC_CUDA_TUNING
     const char *force = getenv("FC_TUNE_SHORT");
@@ -319,17 +320,19 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
         forced = 1;
     }
 #endif
-    if (!forced && (pl->qsplit = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
-        cfg = fc_cfg_qsplit_id(pl->cls, pl->hdim, pl->qsplit);
-    else if (!forced && (pl->short_tile = fc_sm80_take_short(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg))) != 0)
-        cfg = fc_cfg_short_for(pl->cls, pl->hdim);
+    if (!forced) {
+        pl->alt = fc_sm80_take_qsplit(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg));
+        if (pl->alt == FC_ALT_TABLE && fc_sm80_take_short(p, d, pl->cls, pl->hdim, fc_cfg_get(cfg)))
+            pl->alt = FC_ALT_SHORT;
+        cfg = fc_cfg_alt(pl->cls, pl->hdim, pl->alt);
+    }
     const fc_tile_cfg c = fc_cfg_get(cfg);
     if (fc_cfg_smem_launch(c, pl->hdim) > d->smem_optin)
         return fc_set_error(FC_ERROR_INTERNAL, "tile config needs %d bytes of shared memory, the device allows %d",
                             fc_cfg_smem_launch(c, pl->hdim), d->smem_optin);
     pl->num_m_blocks = (int)fc_ceil_div(p->seqlen_q, c.m);
     const int64_t ctas = fc_cfg_ctas(p, c), n_blocks = fc_cfg_key_blocks(p, c);
-    pl->num_splits = pl->qsplit ? 1 : fc_sm80_num_splits(ctas, n_blocks, d->sms);
+    pl->num_splits = fc_alt_is_qsplit(pl->alt) ? 1 : fc_sm80_num_splits(ctas, n_blocks, d->sms);
     if (pl->num_splits > 1) {
         const int64_t rows = (int64_t)pl->num_splits * p->heads_q * p->total_q;
         pl->o_part_bytes = ((size_t)rows * p->head_dim * sizeof(float) + FC_WS_ALIGN - 1) / FC_WS_ALIGN * FC_WS_ALIGN;
@@ -418,8 +421,7 @@ static fc_status fc_forward_on_device(const fc_fwd_params *p, cudaStream_t strea
     a.window_right = fc_clamp_window(p->window_right, reach);
     a.num_m_blocks = pl.num_m_blocks;
     a.num_splits = pl.num_splits;
-    a.qsplit = pl.qsplit;
-    a.short_tile = pl.short_tile;
+    a.alt = pl.alt;
     if (pl.num_splits > 1) {
         a.o_part = (float *)p->workspace;
         a.lse_part = (float *)((char *)p->workspace + pl.o_part_bytes);

@@ -19,7 +19,7 @@
  *  - head dims 192 and 256 need 96 / 128 accumulator registers for 16 rows already: 16 rows per
  *    warp, 8 warps for 128 rows per CTA; there the pipelined loop wins (run 2: +10 % at hd 256) on
  *    long key ranges; on short ones (causal S <= 8k, else S <= 512) sm_90 takes 64-row two-phase
- *    tiles, two CTAs per SM, and at hd 64 128-key steps (fc_cfg_short_for, bench/NOTES.md v8).
+ *    tiles, two CTAs per SM, and at hd 64 128-key steps (FC_ALT_SHORT, bench/NOTES.md v8).
  *  - Shared memory per CTA, Q + kStages x (K + V), must fit the per-block opt-in limit of the arch
  *    class: 227 KB on sm_90, 163 KB on sm_80, 99 KB on sm_86/sm_89 (which also have only 100 KB
  *    per SM, so one CTA of > 50 KB there runs alone on its SM).
@@ -59,8 +59,8 @@ typedef struct fc_tile_cfg {
 
 /* Distinct configurations. The kernel template is instantiated per config id, so two classes that
  * share a config share one compiled kernel. Ids in [FC_CFG_PRODUCTION, FC_CFG_TUNING_END) and in
- * [FC_CFG_TUNING2_BEGIN, FC_CFG_TUNING2_END) except 14 (fc_cfg_tuning_only) are compiled only in
- * tuning builds (-DFC_CUDA_TUNING), to compare tiles on a device in one run. */
+ * [FC_CFG_TUNING2_BEGIN, FC_CFG_TUNING2_END) except 14 are compiled only in tuning builds
+ * (fc_cfg_tuning_extra). */
 enum {
     FC_CFG_M128_N64_W4_S2_QR = 0, /* hd 64 everywhere (48 KB) */
     FC_CFG_M128_N64_W4_S1 = 1,    /* hd 96 everywhere (48 KB), hd 128 on sm_80 (64 KB: 2 CTAs/SM) */
@@ -76,7 +76,7 @@ enum {
     FC_CFG_P_M128_N128_W8_S2 = 9,   /* hd 64/128, pipelined, 16 rows per warp */
     FC_CFG_M128_N64_W4_S3_QR = 10,  /* hd 64, two-phase, three buffers (64 KB) */
     FC_CFG_TUNING_END = 11,
-    /* production again: the key-group split for small grids (fc_cfg_qsplit_for) */
+    /* production again: the key-group split for small grids (FC_ALT_QSPLIT) */
     FC_CFG_Q_M64_N64_W8_G4_S2_QR = 11, /* hd 64 on sm_90: 64 rows, 4 groups x 2 warps (160.5 KB) */
     /* the key-group split with one-warp groups (bench/NOTES.md, v6), 8 of them on 32 rows (twice
      * config 11's CTAs for the same rows); 8 double K/V buffers of 64 keys would need 256 KB, so
@@ -85,16 +85,17 @@ enum {
     FC_CFG_Q_M32_N64_W8_G8_S1_QR = 12, /* hd 64 on sm_90: V(t) issued once K(t) has landed */
     FC_CFG_TUNING2_BEGIN = 13,
     FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* hd 64 on sm_90: V(0) in the prologue, 32-key steps */
-    FC_CFG_M128_N128_W4_S1 = 14,       /* production (fc_cfg_short_for): hd 64 on sm_90 when the key range
+    FC_CFG_M128_N128_W4_S1 = 14,       /* production (FC_ALT_SHORT): hd 64 on sm_90 when the key range
                                           per query tile is short: two-phase, 128-key steps (FA2's hd-64
                                           step), one buffer (48 KB; two buffers spill 56 bytes) */
     FC_CFG_DS_M128_N32_W8_S2 = 15,     /* hd 256, split head dim, 32-key steps, two buffers (160 KB) */
     FC_CFG_DS_M128_N64_W8_S1 = 16,     /* hd 256, split head dim, 64-key steps, one buffer (192 KB);
                                           15 and 16 measured 26-29 % / 15-18 % slower than 4 (NOTES v8) */
-    FC_CFG_M128_N64_W8_S1 = 17,        /* hd 192/256, two-phase, one buffer, 128 rows (128 KB; taken for FA2's hd-256 tile until ncu showed 64 rows);
-                                          7-10 % slower than 4 at hd 256 (NOTES v8) */
+    FC_CFG_M128_N64_W8_S1 = 17,        /* hd 192/256, two-phase, one buffer, 128 rows (128 KB; taken for
+                                          FA2's hd-256 tile until ncu showed 64 rows): 7-10 % slower
+                                          than 4 at hd 256 (NOTES v8) */
     FC_CFG_TUNING2_END = 18,
-    /* production again: the short-key-range tile (fc_cfg_short_for) */
+    /* production again: the short-key-range tile (FC_ALT_SHORT) */
     FC_CFG_M64_N64_W4_S1 = 18,         /* hd 192/256 on sm_90 when the key range per query tile is short:
                                           two-phase, one buffer, 64 rows (96 KB: 2 CTAs/SM; the tile FA2
                                           runs at hd 256 on the H200, ncu, NOTES v8) */
@@ -124,41 +125,6 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
          :                                    fc_tile_cfg{64, 64, 4, 1, 0, 0, 2, 1};
 }
 
-/* Compiled only in tuning builds (-DFC_CUDA_TUNING), and there only where they fit on sm_90. */
-static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_only(int id) {
-    return (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END) ||
-           (id >= FC_CFG_TUNING2_BEGIN && id < FC_CFG_TUNING2_END && id != FC_CFG_M128_N128_W4_S1);
-}
-
-/* The short-key-range tile of (arch class, compiled head dim), -1 where there is none; the plan
- * takes it instead of the table's tile when each query tile sees few keys (fc_sm80_take_short,
- * launch.cu). sm_90 only (measured there): hd 64 config 14 (128-key steps: half the per-step work
- * that a short loop cannot amortise), hd 192/256 config 18 (64 rows, two CTAs per SM). Unmeasured on
- * sm_80/86/89 (at hd 256 not a candidate on sm_80, where two 96 KB CTAs do not fit in 164 KB; at hd
- * 192, 72 KB, they would; sm_86/89 already run 64-row tiles at hd 192/256). */
-static __host__ __device__ __forceinline__ constexpr int fc_cfg_short_for(int cls, int hdim) {
-    return cls != FC_CLS_SM90 ? -1 : hdim <= 64 ? FC_CFG_M128_N128_W4_S1 : hdim > 128 ? FC_CFG_M64_N64_W4_S1 : -1;
-}
-
-/* The key-group split's config for (arch class, compiled head dim), -1 where there is none. The
- * launch plan (launch.cu) takes it instead of split-KV when its CTAs fit in one wave and the key
- * range is short (bench/NOTES.md, v5). sm_90 only: measured there; on sm_80 (163 KB) it would fit
- * but is unmeasured, on sm_86/89 (99 KB) it does not fit. */
-static __host__ __device__ __forceinline__ constexpr int fc_cfg_qsplit_for(int cls, int hdim) {
-    return cls == FC_CLS_SM90 && hdim <= 64 ? FC_CFG_Q_M64_N64_W8_G4_S2_QR : -1;
-}
-
-/* The key-group split config of a plan's qsplit value: 1 the one above; 2 the one-warp-group
- * variant (config 12, hd 64 on sm_90); in tuning builds 3 its 32-key variant (config 13), forced by
- * FC_TUNE_QSPLIT for an A/B (launch.cu). -1 where there is none. */
-static __host__ __device__ __forceinline__ constexpr int fc_cfg_qsplit_id(int cls, int hdim, int qsplit) {
-#ifdef FC_CUDA_TUNING
-    if (qsplit == 3) return cls == FC_CLS_SM90 && hdim <= 64 ? FC_CFG_Q_M32_N32_W8_G8_S2_QR : -1;
-#endif
-    if (qsplit == 2) return cls == FC_CLS_SM90 && hdim <= 64 ? FC_CFG_Q_M32_N64_W8_G8_S1_QR : -1;
-    return qsplit == 1 ? fc_cfg_qsplit_for(cls, hdim) : -1;
-}
-
 /* The tile table: config id for (arch class, compiled head dim). */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_for(int cls, int hdim) {
     return hdim <= 64 ? FC_CFG_M128_N64_W4_S2_QR
@@ -170,6 +136,41 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_for(int cls, int
                        : (cls == FC_CLS_SM90 ? FC_CFG_P_M128_N64_W8_S2
                         : cls == FC_CLS_SM80 ? FC_CFG_P_M128_N32_W8_S2
                                              : FC_CFG_P_M64_N32_W4_S2);
+}
+
+/* The plan's choice among the tiles of an arch class for a compiled head dim (launch.cu): the
+ * table's, or one of the alternatives below, each measured on sm_90 and only there (on sm_80 they
+ * would be unmeasured; on sm_86/89 the key-group splits do not fit in 99 KB and hd 192/256 already
+ * run 64-row tiles):
+ *  - the key-group split (config 11: 64-row tiles whose 4 warp groups take alternate key blocks and
+ *    merge in shared memory) instead of split-KV when its CTAs fit in one wave and the key range is
+ *    short (bench/NOTES.md v5); its one-warp-group variant (config 12, v6); in tuning builds that
+ *    one's 32-key variant (config 13, forced by FC_TUNE_QSPLIT=3 for an A/B);
+ *  - the short-key-range tile, when each query tile sees few keys (v8): hd 64 config 14 (128-key
+ *    steps: half the per-step work that a short loop cannot amortise), hd 192/256 config 18 (64
+ *    rows, two CTAs per SM).
+ * The values of the key-group splits are those of FC_TUNE_QSPLIT (launch.cu). */
+enum {
+    FC_ALT_TABLE = 0,
+    FC_ALT_QSPLIT = 1,       /* key-group split: never with split-KV */
+    FC_ALT_QSPLIT_1W = 2,    /* one-warp groups */
+    FC_ALT_QSPLIT_1W32 = 3,  /* one-warp groups, 32-key steps (tuning builds) */
+    FC_ALT_SHORT = 4
+};
+static __host__ __device__ __forceinline__ constexpr bool fc_alt_is_qsplit(int alt) {
+    return alt >= FC_ALT_QSPLIT && alt <= FC_ALT_QSPLIT_1W32;
+}
+/* Config id of alternative alt for (arch class, compiled head dim), -1 where there is none. */
+static __host__ __device__ __forceinline__ constexpr int fc_cfg_alt(int cls, int hdim, int alt) {
+    return alt == FC_ALT_TABLE ? fc_cfg_for(cls, hdim)
+         : cls != FC_CLS_SM90 ? -1
+         : alt == FC_ALT_QSPLIT ? (hdim <= 64 ? FC_CFG_Q_M64_N64_W8_G4_S2_QR : -1)
+         : alt == FC_ALT_QSPLIT_1W ? (hdim <= 64 ? FC_CFG_Q_M32_N64_W8_G8_S1_QR : -1)
+#ifdef FC_CUDA_TUNING
+         : alt == FC_ALT_QSPLIT_1W32 ? (hdim <= 64 ? FC_CFG_Q_M32_N32_W8_G8_S2_QR : -1)
+#endif
+         : alt == FC_ALT_SHORT ? (hdim <= 64 ? FC_CFG_M128_N128_W4_S1 : hdim > 128 ? FC_CFG_M64_N64_W4_S1 : -1)
+                               : -1;
 }
 
 /* Shared memory of the tiles of one key group of a config at head dim hdim: Q tile + stages x
@@ -228,36 +229,40 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
                     : -1;
 }
 
-/* Head dims the configs tuning builds add on sm_90 are compiled for (the others wherever they fit):
- * configs 17 and 6 (sm_86/89's tile, compared on sm_90) at hd 192/256, the split head dim at 256
- * only (its halves must start on a swizzle group; its register budget was sized there), config 10
- * at hd 64 (what it was written for), and configs 7 and 8 nowhere: the v3 experiments (pipelined
- * with three buffers, measured then) spill with nvcc 13 (16 to 1556 bytes; config 10 at hd 128 420),
- * and a tuning build must pass the resource check too. */
-static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_hdim(int id, int hdim) {
+/* The configs a tuning build (-DFC_CUDA_TUNING) adds on sm_90 at head dim hdim, to compare tiles on
+ * a device in one run (besides the production ones; only where they fit, fc_cfg_used_on): the
+ * tuning-only ids ([FC_CFG_PRODUCTION, FC_CFG_TUNING_END), [FC_CFG_TUNING2_BEGIN,
+ * FC_CFG_TUNING2_END) but production config 14) and sm_86/89's hd-192/256 tile (config 6), at the
+ * head dims they were written for: configs 17 and 6 at hd 192/256, the split head dim at 256 only
+ * (its halves must start on a swizzle group; its register budget was sized there), config 10 at
+ * hd 64, and configs 7 and 8 nowhere: the v3 experiments (pipelined with three buffers, measured
+ * then) spill with nvcc 13 (16 to 1556 bytes; config 10 at hd 128 420), and a tuning build must
+ * pass the resource check too. */
+static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_extra(int id, int hdim) {
     return id == FC_CFG_P_M128_N64_W4_S3_QR || id == FC_CFG_P_M128_N32_W4_S3 ? false
          : id == FC_CFG_M128_N64_W4_S3_QR ? hdim <= 64
          : id == FC_CFG_M128_N64_W8_S1 || id == FC_CFG_P_M64_N32_W4_S2 ? hdim >= 192
-         : fc_cfg_get(id).dsplit ? hdim == 256 : true;
+         : (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END) ||
+                   (id >= FC_CFG_TUNING2_BEGIN && id < FC_CFG_TUNING2_END && id != FC_CFG_M128_N128_W4_S1)
+               ? (fc_cfg_get(id).dsplit ? hdim == 256 : true)
+               : false;
 }
 
-/* Can a plan of arch class cls run config id at head dim hdim (its table config, a key-group split
- * or the short-key-range tile the plan may take)? */
+/* Can a plan of arch class cls run config id at head dim hdim (one of its production alternatives;
+ * tuning builds compile config 13 as a tuning-only config)? */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_launched_by(int cls, int id, int hdim) {
-    return fc_cfg_for(cls, hdim) == id || fc_cfg_qsplit_id(cls, hdim, 1) == id || fc_cfg_qsplit_id(cls, hdim, 2) == id ||
-           fc_cfg_short_for(cls, hdim) == id;
+    return fc_cfg_alt(cls, hdim, FC_ALT_TABLE) == id || fc_cfg_alt(cls, hdim, FC_ALT_QSPLIT) == id ||
+           fc_cfg_alt(cls, hdim, FC_ALT_QSPLIT_1W) == id || fc_cfg_alt(cls, hdim, FC_ALT_SHORT) == id;
 }
 /* Does any arch class that `sm` belongs to use config `id` at head dim `hdim`? Kernels compiled
  * for an arch that never launches them get an empty body (keeps the 4-arch build fast). Tuning
- * builds compile every alternative that fits on sm_90, and sm_86/89's hd-192/256 tile (config 6)
- * to compare it there. */
+ * builds add fc_cfg_tuning_extra's configs on sm_90. */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id, int hdim, int sm) {
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
         return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) ||
-               ((fc_cfg_tuning_only(id) || id == FC_CFG_P_M64_N32_W4_S2) && fc_cfg_tuning_hdim(id, hdim) &&
-                fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 && fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 &&
-                fc_cfg_loadable(fc_cfg_get(id), hdim));
+               (fc_cfg_tuning_extra(id, hdim) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 &&
+                fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 && fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
     return fc_arch_class(sm) >= 0 && fc_cfg_launched_by(fc_arch_class(sm), id, hdim);
 }

@@ -26,10 +26,7 @@ typedef struct fc_sm80_args {
     int num_m_blocks; /* ceil(max seqlen_q / kM) */
     int num_splits;   /* 1, or the number of key ranges (split-KV) */
     int batch_offset; /* first sequence of this launch (grid.z is capped at 65535 per launch) */
-    int qsplit;       /* 1: the key-group split config of the arch class (fc_cfg_qsplit_for); 2: its
-                         one-warp-group variant; tuning builds: 3 that one's 32-key variant
-                         (fc_cfg_qsplit_id) */
-    int short_tile;   /* 1: the short-key-range tile of the arch class (fc_cfg_short_for), qsplit 0 */
+    int alt;          /* which of the arch class's tiles runs (FC_ALT_*, fc_cfg_alt in tile_config.h) */
 
     /* Split-KV partials (num_splits > 1): o_part[((s*Hq + h)*total_q + row)*head_dim + d] fp32,
      * normalised by the split's own row sum; lse_part[(s*Hq + h)*total_q + row] natural log. */

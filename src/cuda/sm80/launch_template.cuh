@@ -62,26 +62,26 @@ static fc_status fc_sm80_launch_tuned(const fc_sm80_args &a, int id, int device,
 }
 #endif
 
-/* Config kCfg when it exists (fc_cfg_qsplit_id and fc_cfg_short_for give -1 where a class has no
- * such config: the plan never asks for it then). */
-template <typename T, int kD, int kCfg>
-static fc_status fc_sm80_launch_if(const fc_sm80_args &a, int device, cudaStream_t stream) {
+/* Alternative kAlt of arch class kCls (fc_cfg_alt gives -1 where the class has none: the plan never
+ * asks for it then). */
+template <typename T, int kD, int kCls, int kAlt>
+static fc_status fc_sm80_launch_alt(const fc_sm80_args &a, int device, cudaStream_t stream) {
+    constexpr int kCfg = fc_cfg_alt(kCls, kD, kAlt);
     if constexpr (kCfg >= 0) return fc_sm80_launch_cfg<T, kD, kCfg>(a, device, stream);
     else return fc_cuda_status(cudaErrorInvalidValue, "no such alternative tile config for this arch class and head dim");
 }
-/* The arch class's config for the plan: its short-key-range tile (a.short_tile), its key-group
- * split a.qsplit (1, 2; tuning builds 3), or its table config (qsplit 0). */
+/* The tile the plan chose for the arch class (a.alt). */
 template <typename T, int kD, int kCls>
 static fc_status fc_sm80_launch_class(const fc_sm80_args &a, int device, cudaStream_t stream) {
-    if (a.short_tile) return fc_sm80_launch_if<T, kD, fc_cfg_short_for(kCls, kD)>(a, device, stream);
-    switch (a.qsplit) {
-    case 0: return fc_sm80_launch_cfg<T, kD, fc_cfg_for(kCls, kD)>(a, device, stream);
-    case 1: return fc_sm80_launch_if<T, kD, fc_cfg_qsplit_id(kCls, kD, 1)>(a, device, stream);
-    case 2: return fc_sm80_launch_if<T, kD, fc_cfg_qsplit_id(kCls, kD, 2)>(a, device, stream);
+    switch (a.alt) {
+    case FC_ALT_TABLE: return fc_sm80_launch_alt<T, kD, kCls, FC_ALT_TABLE>(a, device, stream);
+    case FC_ALT_QSPLIT: return fc_sm80_launch_alt<T, kD, kCls, FC_ALT_QSPLIT>(a, device, stream);
+    case FC_ALT_QSPLIT_1W: return fc_sm80_launch_alt<T, kD, kCls, FC_ALT_QSPLIT_1W>(a, device, stream);
 #ifdef FC_CUDA_TUNING
-    case 3: return fc_sm80_launch_if<T, kD, fc_cfg_qsplit_id(kCls, kD, 3)>(a, device, stream);
+    case FC_ALT_QSPLIT_1W32: return fc_sm80_launch_alt<T, kD, kCls, FC_ALT_QSPLIT_1W32>(a, device, stream);
 #endif
-    default: return fc_cuda_status(cudaErrorInvalidValue, "unknown key-group split of the plan");
+    case FC_ALT_SHORT: return fc_sm80_launch_alt<T, kD, kCls, FC_ALT_SHORT>(a, device, stream);
+    default: return fc_cuda_status(cudaErrorInvalidValue, "unknown tile choice of the plan");
     }
 }
 
