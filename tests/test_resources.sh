@@ -14,7 +14,7 @@ if [ ! -d "$logdir" ] || [ -z "$(ls "$logdir" 2>/dev/null)" ]; then
   exit 77
 fi
 
-# Tile configs of the portable kernel: "id m n warps stages dsplit groups" per line, from tile_config.h.
+# Tile configs of the portable kernel: "id m n warps stages groups" per line, from tile_config.h.
 cfgs=$(awk '
   /^enum {/ { inenum = 1 }
   inenum && /FC_CFG_[A-Z0-9_]* = [0-9]+/ {
@@ -26,13 +26,13 @@ cfgs=$(awk '
     match($0, /FC_CFG_[A-Z0-9_]*/); name = substr($0, RSTART, RLENGTH)
     match($0, /fc_tile_cfg{[^}]*}/); body = substr($0, RSTART + 12, RLENGTH - 13)
     gsub(/ /, "", body); split(body, f, ",")
-    print id[name], f[1], f[2], f[3], f[4], f[9] + 0, f[8]; last = name
+    print id[name], f[1], f[2], f[3], f[4], f[8]; last = name
   }
   /^ *: *fc_tile_cfg{/ {  # the final (default) row: the highest id
     match($0, /fc_tile_cfg{[^}]*}/); body = substr($0, RSTART + 12, RLENGTH - 13)
     gsub(/ /, "", body); split(body, f, ",")
     max = -1; for (n in id) if (id[n] + 0 > max && n != "FC_CFG_COUNT") max = id[n] + 0
-    print max, f[1], f[2], f[3], f[4], f[9] + 0, f[8]
+    print max, f[1], f[2], f[3], f[4], f[8]
   }' "$src/src/cuda/tile_config.h")
 
 for f in "$logdir"/*.log; do
@@ -40,7 +40,7 @@ for f in "$logdir"/*.log; do
   awk -v obj="$obj" -v cfgs="$cfgs" '
     BEGIN {
       n = split(cfgs, lines, "\n")
-      for (i = 1; i <= n; ++i) { split(lines[i], c, " "); m[c[1]] = c[2]; nn[c[1]] = c[3]; st[c[1]] = c[5]; ds[c[1]] = c[6]; gr[c[1]] = c[7] }
+      for (i = 1; i <= n; ++i) { split(lines[i], c, " "); m[c[1]] = c[2]; nn[c[1]] = c[3]; st[c[1]] = c[5]; gr[c[1]] = c[6] }
     }
     function flush() {
       if (kernel == "") return
@@ -48,8 +48,8 @@ for f in "$logdir"/*.log; do
       if (match(kernel, /fc_sm80_fwd_kernelI[0-9A-Za-z_]*Li[0-9]+ELi[0-9]+E/)) {
         s = substr(kernel, RSTART, RLENGTH)
         split(s, parts, "Li"); hd = parts[2]; sub(/E.*/, "", hd); id = parts[3]; sub(/E.*/, "", id)
-        if (id in m) {  # fc_cfg_smem_launch: per key group its tiles (+ dsplit exchange) + a 16-byte slot
-          dyn = (m[id] + 2 * st[id] * nn[id]) * hd * 2 + (ds[id] ? 8 * m[id] * nn[id] : 0) + 16
+        if (id in m) {  # fc_cfg_smem_launch: per key group its tiles + a 16-byte slot
+          dyn = (m[id] + 2 * st[id] * nn[id]) * hd * 2 + 16
           if (gr[id] > 1) dyn = gr[id] * int((dyn + 127) / 128) * 128
         }
       }

@@ -52,15 +52,12 @@ typedef struct fc_tile_cfg {
     int min_ctas; /* __launch_bounds__ min blocks per SM (register budget 65536/(32*warps*min_ctas)) */
     int groups;   /* key groups: warps/groups warps own the m rows; group g takes key blocks g, g+groups, ...
                      with its own Q copy and K/V buffers, and the groups merge through shared memory */
-    int dsplit;   /* 1: warps in pairs, each pair owning 2 x m/warps rows and each warp of it one half of
-                     the head dim (O, the Q.K^T partial sums, V): the partial S tiles are summed through
-                     shared memory (two-phase loop, one key group; bench/NOTES.md v8) */
 } fc_tile_cfg;
 
 /* Distinct configurations. The kernel template is instantiated per config id, so two classes that
- * share a config share one compiled kernel. Ids in [FC_CFG_PRODUCTION, FC_CFG_TUNING_END) and in
- * [FC_CFG_TUNING2_BEGIN, FC_CFG_TUNING2_END) except 14 are compiled only in tuning builds
- * (fc_cfg_tuning_extra). */
+ * share a config share one compiled kernel. Ids 9, 10, 13 and 17 are tuning-only: compiled only in
+ * tuning builds (fc_cfg_tuning_extra), to compare tiles on a device in one run. Ids of removed
+ * experiments stay unused, so that the recorded results keep theirs. */
 enum {
     FC_CFG_M128_N64_W4_S2_QR = 0, /* hd 64 everywhere (48 KB) */
     FC_CFG_M128_N64_W4_S1 = 1,    /* hd 96 everywhere (48 KB), hd 128 on sm_80 (64 KB: 2 CTAs/SM) */
@@ -69,13 +66,10 @@ enum {
     FC_CFG_P_M128_N64_W8_S2 = 4,  /* pipelined: hd 192 on sm_80/90 (144 KB), hd 256 on sm_90 (192 KB) */
     FC_CFG_P_M128_N32_W8_S2 = 5,  /* pipelined: hd 256 on sm_80 (128 KB) */
     FC_CFG_P_M64_N32_W4_S2 = 6,   /* pipelined: hd 192 (72 KB), hd 256 (96 KB) on sm_86/89 */
-    FC_CFG_PRODUCTION = 7,
-    /* tuning-only alternatives */
-    FC_CFG_P_M128_N64_W4_S3_QR = 7, /* hd 64, pipelined, loads two steps ahead (64 KB) */
-    FC_CFG_P_M128_N32_W4_S3 = 8,    /* hd 128, pipelined, loads two steps ahead (80 KB) */
-    FC_CFG_P_M128_N128_W8_S2 = 9,   /* hd 64/128, pipelined, 16 rows per warp */
-    FC_CFG_M128_N64_W4_S3_QR = 10,  /* hd 64, two-phase, three buffers (64 KB) */
-    FC_CFG_TUNING_END = 11,
+    /* 7, 8: v3's pipelined tiles with three buffers (hd 64 / 128; bench/NOTES.md v3), removed: they
+     * spilled with nvcc 13 */
+    FC_CFG_P_M128_N128_W8_S2 = 9,   /* tuning: hd 64/128, pipelined, 16 rows per warp */
+    FC_CFG_M128_N64_W4_S3_QR = 10,  /* tuning: hd 64, two-phase, three buffers (64 KB) */
     /* production again: the key-group split for small grids (FC_ALT_QSPLIT) */
     FC_CFG_Q_M64_N64_W8_G4_S2_QR = 11, /* hd 64 on sm_90: 64 rows, 4 groups x 2 warps (160.5 KB) */
     /* the key-group split with one-warp groups (bench/NOTES.md, v6), 8 of them on 32 rows (twice
@@ -83,18 +77,15 @@ enum {
      * either one buffer of 64 keys or two of 32 (161 KB either way). 12 is production (one wave of
      * 32-row CTAs, fc_sm80_take_qsplit), 13 tuning-only (measured no better, v6) */
     FC_CFG_Q_M32_N64_W8_G8_S1_QR = 12, /* hd 64 on sm_90: V(t) issued once K(t) has landed */
-    FC_CFG_TUNING2_BEGIN = 13,
-    FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* hd 64 on sm_90: V(0) in the prologue, 32-key steps */
+    FC_CFG_Q_M32_N32_W8_G8_S2_QR = 13, /* tuning: hd 64 on sm_90: V(0) in the prologue, 32-key steps */
     FC_CFG_M128_N128_W4_S1 = 14,       /* production (FC_ALT_SHORT): hd 64 on sm_90 when the key range
                                           per query tile is short: two-phase, 128-key steps (FA2's hd-64
                                           step), one buffer (48 KB; two buffers spill 56 bytes) */
-    FC_CFG_DS_M128_N32_W8_S2 = 15,     /* hd 256, split head dim, 32-key steps, two buffers (160 KB) */
-    FC_CFG_DS_M128_N64_W8_S1 = 16,     /* hd 256, split head dim, 64-key steps, one buffer (192 KB);
-                                          15 and 16 measured 26-29 % / 15-18 % slower than 4 (NOTES v8) */
-    FC_CFG_M128_N64_W8_S1 = 17,        /* hd 192/256, two-phase, one buffer, 128 rows (128 KB; taken for
+    /* 15, 16: hd 256 with the head dim split over warp pairs (bench/NOTES.md v8): measured 26-29 % /
+     * 15-18 % slower than 4, removed */
+    FC_CFG_M128_N64_W8_S1 = 17,        /* tuning: hd 192/256, two-phase, one buffer, 128 rows (128 KB; taken for
                                           FA2's hd-256 tile until ncu showed 64 rows): 7-10 % slower
                                           than 4 at hd 256 (NOTES v8) */
-    FC_CFG_TUNING2_END = 18,
     /* production again: the short-key-range tile (FC_ALT_SHORT) */
     FC_CFG_M64_N64_W4_S1 = 18,         /* hd 192/256 on sm_90 when the key range per query tile is short:
                                           two-phase, one buffer, 64 rows (96 KB: 2 CTAs/SM; the tile FA2
@@ -111,17 +102,13 @@ static __host__ __device__ __forceinline__ constexpr fc_tile_cfg fc_cfg_get(int 
          : id == FC_CFG_P_M128_N64_W8_S2    ? fc_tile_cfg{128, 64, 8, 2, 0, 1, 1, 1}
          : id == FC_CFG_P_M128_N32_W8_S2    ? fc_tile_cfg{128, 32, 8, 2, 0, 1, 1, 1}
          : id == FC_CFG_P_M64_N32_W4_S2     ? fc_tile_cfg{64, 32, 4, 2, 0, 1, 1, 1}
-         : id == FC_CFG_P_M128_N64_W4_S3_QR ? fc_tile_cfg{128, 64, 4, 3, 1, 1, 2, 1}
-         : id == FC_CFG_P_M128_N32_W4_S3    ? fc_tile_cfg{128, 32, 4, 3, 0, 1, 2, 1}
          : id == FC_CFG_P_M128_N128_W8_S2   ? fc_tile_cfg{128, 128, 8, 2, 0, 1, 1, 1}
          : id == FC_CFG_M128_N64_W4_S3_QR   ? fc_tile_cfg{128, 64, 4, 3, 1, 0, 2, 1}
          : id == FC_CFG_Q_M64_N64_W8_G4_S2_QR ? fc_tile_cfg{64, 64, 8, 2, 1, 0, 1, 4}
          : id == FC_CFG_Q_M32_N64_W8_G8_S1_QR ? fc_tile_cfg{32, 64, 8, 1, 1, 0, 1, 8}
          : id == FC_CFG_Q_M32_N32_W8_G8_S2_QR ? fc_tile_cfg{32, 32, 8, 2, 1, 0, 1, 8}
          : id == FC_CFG_M128_N128_W4_S1     ? fc_tile_cfg{128, 128, 4, 1, 0, 0, 2, 1}
-         : id == FC_CFG_DS_M128_N32_W8_S2   ? fc_tile_cfg{128, 32, 8, 2, 0, 0, 1, 1, 1}
          : id == FC_CFG_M128_N64_W8_S1      ? fc_tile_cfg{128, 64, 8, 1, 0, 0, 1, 1}
-         : id == FC_CFG_DS_M128_N64_W8_S1   ? fc_tile_cfg{128, 64, 8, 1, 0, 0, 1, 1, 1}
          :                                    fc_tile_cfg{64, 64, 4, 1, 0, 0, 2, 1};
 }
 
@@ -175,13 +162,8 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_alt(int cls, int
 
 /* Shared memory of the tiles of one key group of a config at head dim hdim: Q tile + stages x
  * (K + V) tiles. */
-static __host__ __device__ __forceinline__ constexpr int fc_cfg_tiles(fc_tile_cfg c, int hdim) {
-    return (c.m + 2 * c.stages * c.n) * hdim * 2;
-}
-/* ... plus, with dsplit, the partial S tiles the warps of a pair exchange (fp32, 2 m/warps rows x n
- * keys per warp), right after the tiles. */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_smem(fc_tile_cfg c, int hdim) {
-    return fc_cfg_tiles(c, hdim) + (c.dsplit ? c.warps * (2 * c.m / c.warps) * c.n * 4 : 0);
+    return (c.m + 2 * c.stages * c.n) * hdim * 2;
 }
 /* A key group's share of the dynamic shared memory: its tiles plus a 16-byte slot for the K/V base
  * pointers (see fc_loop_ctx in sm80/mainloop.cuh); with several groups, rounded up to 128 bytes so
@@ -202,7 +184,7 @@ static __host__ __device__ __forceinline__ constexpr int fc_cfg_group_warps(fc_t
 /* Output accumulator registers per thread of a config at head dim hdim (tuning builds skip
  * alternatives above 128: they cannot be spill-free). */
 static __host__ __device__ __forceinline__ constexpr int fc_cfg_o_regs(fc_tile_cfg c, int hdim) {
-    return (c.m / (fc_cfg_group_warps(c) >> c.dsplit) / 16) * ((hdim >> c.dsplit) / 8) * 4;
+    return (c.m / fc_cfg_group_warps(c) / 16) * (hdim / 8) * 4;
 }
 
 /* The tile loader (common/smem.cuh) gives each thread of a key group rows kStep apart, kStep =
@@ -231,21 +213,12 @@ static __host__ __device__ __forceinline__ constexpr int fc_arch_class(int sm) {
 
 /* The configs a tuning build (-DFC_CUDA_TUNING) adds on sm_90 at head dim hdim, to compare tiles on
  * a device in one run (besides the production ones; only where they fit, fc_cfg_used_on): the
- * tuning-only ids ([FC_CFG_PRODUCTION, FC_CFG_TUNING_END), [FC_CFG_TUNING2_BEGIN,
- * FC_CFG_TUNING2_END) but production config 14) and sm_86/89's hd-192/256 tile (config 6), at the
- * head dims they were written for: configs 17 and 6 at hd 192/256, the split head dim at 256 only
- * (its halves must start on a swizzle group; its register budget was sized there), config 10 at
- * hd 64, and configs 7 and 8 nowhere: the v3 experiments (pipelined with three buffers, measured
- * then) spill with nvcc 13 (16 to 1556 bytes; config 10 at hd 128 420), and a tuning build must
- * pass the resource check too. */
+ * tuning-only configs and sm_86/89's hd-192/256 tile (config 6), at the head dims they were written
+ * for (config 10 spills at hd 128: 420 bytes with nvcc 13). */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_tuning_extra(int id, int hdim) {
-    return id == FC_CFG_P_M128_N64_W4_S3_QR || id == FC_CFG_P_M128_N32_W4_S3 ? false
-         : id == FC_CFG_M128_N64_W4_S3_QR ? hdim <= 64
-         : id == FC_CFG_M128_N64_W8_S1 || id == FC_CFG_P_M64_N32_W4_S2 ? hdim >= 192
-         : (id >= FC_CFG_PRODUCTION && id < FC_CFG_TUNING_END) ||
-                   (id >= FC_CFG_TUNING2_BEGIN && id < FC_CFG_TUNING2_END && id != FC_CFG_M128_N128_W4_S1)
-               ? (fc_cfg_get(id).dsplit ? hdim == 256 : true)
-               : false;
+    return id == FC_CFG_P_M128_N128_W8_S2 || id == FC_CFG_Q_M32_N32_W8_G8_S2_QR ||
+           (id == FC_CFG_M128_N64_W4_S3_QR && hdim <= 64) ||
+           ((id == FC_CFG_M128_N64_W8_S1 || id == FC_CFG_P_M64_N32_W4_S2) && hdim >= 192);
 }
 
 /* Can a plan of arch class cls run config id at head dim hdim (one of its production alternatives;

@@ -91,13 +91,11 @@ static __device__ __forceinline__ void fc_store_o(const float (&o)[kMT][kDT][4],
 }
 
 /* Split-KV partials of one warp's rows: fp32 o (already normalised by the split's own sum) with
- * row stride head_dim, `cols` valid columns from o_part on, and lse (when store_lse: not by the
- * second warp of a split head dim). Quads write 32-byte sectors. */
+ * row stride head_dim, and lse. Quads write 32-byte sectors. */
 template <int kMT, int kDT>
 static __device__ __forceinline__ void fc_store_partial(const float (&o)[kMT][kDT][4], const float (&lse)[kMT][2],
                                                         float *__restrict__ o_part, float *__restrict__ lse_part,
-                                                        int head_dim, int cols, int rows_valid, bool store_lse,
-                                                        int lane) {
+                                                        int head_dim, int rows_valid, int lane) {
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
@@ -107,9 +105,9 @@ static __device__ __forceinline__ void fc_store_partial(const float (&o)[kMT][kD
             float *dst = o_part + (int64_t)row * head_dim + (lane & 3) * 2;
 #pragma unroll
             for (int dt = 0; dt < kDT; ++dt)
-                if (dt * 8 < cols)
+                if (dt * 8 < head_dim)
                     *reinterpret_cast<float2 *>(dst + dt * 8) = make_float2(o[mt][dt][2 * r], o[mt][dt][2 * r + 1]);
-            if ((lane & 3) == 0 && store_lse) lse_part[row] = lse[mt][r];
+            if ((lane & 3) == 0) lse_part[row] = lse[mt][r];
         }
 }
 

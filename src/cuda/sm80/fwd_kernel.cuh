@@ -119,16 +119,12 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     constexpr int kM = kC.m, kN = kC.n, kG = kC.groups;
     constexpr int kGroupWarps = fc_cfg_group_warps(kC);
     constexpr int kThreads = kGroupWarps * 32; /* of one key group (the CTA when kG = 1) */
-    constexpr int kDS = kC.dsplit;      /* split head dim: a warp pair per row block, a D half per warp */
-    constexpr int kWarpRows = kM / (kGroupWarps >> kDS);
+    constexpr int kWarpRows = kM / kGroupWarps;
     constexpr int kMT = kWarpRows / 16; /* m16 tiles per warp */
-    constexpr int kDH = kD >> kDS;      /* head-dim columns of the warp */
-    constexpr int kDT = kDH / 8;        /* n8 tiles of O */
-    constexpr int kChunks = kD / 8;     /* 16-byte chunks per row (of the shared tiles) */
+    constexpr int kDT = kD / 8;         /* n8 tiles of O */
+    constexpr int kChunks = kD / 8;     /* 16-byte chunks per row */
     static_assert(kWarpRows % 16 == 0 && kN % 16 == 0 && kD % 16 == 0, "tile shape");
     static_assert(kG * kGroupWarps == kC.warps, "key groups of whole warps");
-    /* a D half must start on a swizzle group, so that it is a plain byte offset of every row */
-    static_assert(!kDS || (kG == 1 && !kC.pipe && (kDH / 8) % fc_swizzle<kChunks>::kGroup == 0), "split head dim");
 
     const fc_fwd_params &p = a.p;
     extern __shared__ __align__(128) unsigned char fc_smem[];
@@ -173,9 +169,8 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
 
     /* ---- per-lane ldmatrix addressing ---- */
     fc_ldsm_addr<kChunks> la; /* lane addressing for Q and V, and K but for c.k_shift (mainloop.cuh) */
-    const int half = kDS ? warp & 1 : 0; /* the warp's D half */
-    la.init(sQ + (uint32_t)(half * kDH * 2), (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
-    const int wrow = (warp >> kDS) * kWarpRows;
+    la.init(sQ, (lane & 7) + ((lane >> 3) & 1) * 8, lane >> 4);
+    const int wrow = warp * kWarpRows;
 
     float o[kMT][kDT][4];
     float row_max[kMT][2], row_sum[kMT][2], row_comp[kMT][2]; /* row_comp: Kahan compensation of row_sum */
@@ -230,30 +225,19 @@ static __device__ __forceinline__ void fc_sm80_fwd_body(const fc_sm80_args &a) {
     fc_finalize_rows(o, row_max, row_sum, row_comp, a.exp_mult, lse);
     fc_seq e;
     fc_seq_init(a, kM, e);
-    /* With a split head dim, warp w holds rows 32(w/2).. and the columns of D half w%2; lse comes
-     * from the first warp of a pair (both hold the same). */
-    const unsigned ew = threadIdx.x >> 5; /* with key groups, only group 0 (threads 0..) is here */
-    const int eh = kDS ? (int)(ew & 1) : 0;
-    const int wrow0 = (ew >> kDS) * kWarpRows;
+    const int wrow0 = (threadIdx.x >> 5) * kWarpRows; /* with key groups, only group 0 (threads 0..) is here */
     const int wrows = min(kM, e.sq - e.m0) - wrow0; /* may be <= 0: the warp's rows are past the sequence */
     if (a.num_splits > 1) {
         const int64_t prow = ((int64_t)e.split * p.heads_q + e.h) * p.total_q + e.part_row + wrow0;
-        fc_store_partial(o, lse, a.o_part + prow * p.head_dim + eh * kDH, a.lse_part + prow, p.head_dim,
-                         p.head_dim - eh * kDH, wrows, eh == 0, lane);
+        fc_store_partial(o, lse, a.o_part + prow * p.head_dim, a.lse_part + prow, p.head_dim, wrows, lane);
     } else {
-        if (p.lse && eh == 0) {
+        if (p.lse) {
             const int64_t lb = p.cu_seqlens_q ? 0 : (int64_t)e.b * p.lse_batch_stride;
             float *lp = p.lse + lb + e.h * p.lse_head_stride + (e.q_tok0 + e.m0 + wrow0) * p.lse_row_stride;
             fc_store_lse(lse, lp, p.lse_row_stride, wrows, lane);
         }
-        T *og = static_cast<T *>(p.o) + e.o_off + wrow0 * p.o_row_stride + eh * kDH;
-        /* fc_store_o stages through the warp's own Q rows. Both warps of a split-head-dim pair have
-         * the same rows, so each stages in a block of its own instead (rows kWarpRows*w.. of the Q
-         * tile read as kDH-wide rows: Q rows of its own pair). Every Q read ended before the
-         * mainloop's last V barrier; the CTA barrier only guards that against changes of the loop. */
-        if constexpr (kDS) __syncthreads();
-        fc_store_o<T>(o, fc_smem, kDS ? (int)ew * kWarpRows : wrow0, og, p.o_row_stride, wrows,
-                      (p.head_dim - eh * kDH) / 8, lane); /* the warp's valid columns may be <= 0 */
+        T *og = static_cast<T *>(p.o) + e.o_off + wrow0 * p.o_row_stride;
+        fc_store_o<T>(o, fc_smem, wrow0, og, p.o_row_stride, wrows, p.head_dim / 8, lane);
     }
 }
 

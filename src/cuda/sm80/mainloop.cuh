@@ -213,40 +213,6 @@ static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst
 }
 
 /*
- * Split head dim (the config's dsplit): the two warps of a pair hold the same rows and computed
- * S = Q K^T over one half of the head dim each; here each adds the other's partial tile, through
- * shared memory right after the tiles. Both warps have the same fragment layout (same rows, same
- * keys), so lane l adds the partner's lane l, and both add the same two numbers: the two copies of
- * S are identical, and so are the softmax states that follow. One named barrier per pair orders
- * the writes before the reads; the next step's writes come after a CTA barrier of the two-phase
- * loop, which the partner passes only after its reads.
- */
-template <int kCfg, int kD, int kMT, int kNT>
-static __device__ __forceinline__ void fc_pair_sum_s(float (&s)[kMT][kNT][4], int lane) {
-    constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
-    constexpr int kV = kMT * kNT * 4; /* values per lane */
-    extern __shared__ __align__(128) unsigned char fc_smem[];
-    const int w = (int)(threadIdx.x >> 5);
-    float *x = reinterpret_cast<float *>(fc_smem + fc_cfg_tiles(kC, kD));
-    float *mine = x + w * kV * 32 + lane;
-    const float *theirs = x + (w ^ 1) * kV * 32 + lane;
-#pragma unroll
-    for (int mt = 0; mt < kMT; ++mt)
-#pragma unroll
-        for (int nt = 0; nt < kNT; ++nt)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) mine[((mt * kNT + nt) * 4 + i) * 32] = s[mt][nt][i];
-    __syncwarp(); /* bar.sync wants the whole warp converged */
-    asm volatile("bar.sync %0, 64;\n" ::"r"(1 + w / 2) : "memory");
-#pragma unroll
-    for (int mt = 0; mt < kMT; ++mt)
-#pragma unroll
-        for (int nt = 0; nt < kNT; ++nt)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) s[mt][nt][i] += theirs[((mt * kNT + nt) * 4 + i) * 32];
-}
-
-/*
  * Two-phase mainloop (K runs one buffer ahead of V; kStages buffers each; two barriers per step).
  * Commit groups, oldest first: {Q, K(0)}, V(0), K(1), ..., V(S-2), K(S-1) (Q was issued by the
  * caller, so it joins the first group); then per step V(t+S-1) and K(t+S). Waiting for K(t) or V(t)
@@ -283,7 +249,7 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
                                                              float (&row_sum)[kMT][2], float (&row_comp)[kMT][2]) {
     constexpr fc_tile_cfg kC = fc_cfg_get(kCfg);
     constexpr int kM = kC.m, kN = kC.n, kS = kC.stages;
-    constexpr int kNT = kN / 8, kKS = (kD >> kC.dsplit) / 16, kPS = kN / 16; /* k-steps over the warp's D */
+    constexpr int kNT = kN / 8, kKS = kD / 16, kPS = kN / 16;
     constexpr bool kQRegs = kC.q_regs != 0;
     constexpr uint32_t kQBytes = kM * kD * 2, kKVBytes = kN * kD * 2;
     constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
@@ -329,8 +295,7 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         }
         float s[kMT][kNT][4], corr[kMT][2];
         fc_gemm_qk<T, kMT, kNT, kKS, kQRegs>(s, qr, la, c.wrow, c.k_shift + kKOff + stage);
-        if constexpr (kC.dsplit) fc_pair_sum_s<kCfg, kD>(s, c.lane);
-        constexpr bool kEarlyV = FC_SM80_EARLY_V && kMT == 1 && !kC.dsplit;
+        constexpr bool kEarlyV = FC_SM80_EARLY_V && kMT == 1;
         if constexpr (kEarlyV) fc_wait_v_issue_k<kN, kCfg>(ld, c, sQ + kKOff, kKVBytes, t);
         fc_score_tile<kM, kN>(s, a, nb, c);
         const bool moved = fc_softmax_step(s, row_max, row_sum, row_comp, a.exp_mult, corr);
