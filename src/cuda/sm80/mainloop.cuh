@@ -212,17 +212,12 @@ static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst
     ld.template load<kN>(dst, g + (int64_t)nb * kN * row_stride, row_stride, c.sk - nb * kN, c.chunks_valid);
 }
 
-/*
- * Two-phase mainloop (K runs one buffer ahead of V; kStages buffers each; two barriers per step).
- * Commit groups, oldest first: {Q, K(0)}, V(0), K(1), ..., V(S-2), K(S-1) (Q was issued by the
- * caller, so it joins the first group); then per step V(t+S-1) and K(t+S). Waiting for K(t) or V(t)
- * leaves the 2S-2 younger groups in flight.
- */
 /* Where the two-phase loop waits for V(t) and issues K(t+kS) (dev knob FC_SM80_EARLY_V, for an
  * A/B; not measured yet, bench/NOTES.md v9): 0 = after the softmax (K's load hides behind P.V
- * only, V's behind Q.K^T and the softmax); 1 = on the 16-rows-per-warp tiles (config 18, tuning 17), right
- * after the scores, FA2's order (K's load hides behind the softmax and P.V, V's behind Q.K^T only).
- * On the 32-rows-per-warp tiles that order spills (24-64 bytes, nvcc 13), so they keep 0. */
+ * only, V's behind Q.K^T and the softmax); 1 = on the 16-rows-per-warp tiles (config 18, tuning
+ * 17), right after the scores, FA2's order (K's load hides behind the softmax and P.V, V's behind
+ * Q.K^T only). On the 32-rows-per-warp tiles that order spills (24-64 bytes, nvcc 13), so they
+ * keep 0. */
 #ifndef FC_SM80_EARLY_V
 #define FC_SM80_EARLY_V 0
 #endif
@@ -242,6 +237,12 @@ static __device__ __forceinline__ void fc_wait_v_issue_k(const Loader &ld, const
     fc_cp_async_commit();
 }
 
+/*
+ * Two-phase mainloop (K runs one buffer ahead of V; kStages buffers each; two barriers per step).
+ * Commit groups, oldest first: {Q, K(0)}, V(0), K(1), ..., V(S-2), K(S-1) (Q was issued by the
+ * caller, so it joins the first group); then per step V(t+S-1) and K(t+S). Waiting for K(t) or V(t)
+ * leaves the 2S-2 younger groups in flight.
+ */
 template <typename T, int kD, int kCfg, typename Loader, typename Addr, int kMT, int kDT>
 static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args &a, const fc_loop_ctx<T> &c,
                                                              const Loader &ld, const Addr &la, uint32_t sQ,
