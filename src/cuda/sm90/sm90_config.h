@@ -36,10 +36,6 @@
                                      * then one); prepared, not yet run on a GPU (NOTES-sm90 item 21).
                                      * 256 and wide 128 spill with it (ptxas: 72 / 40-byte stack) */
 #endif
-#ifndef FC_SM90_TMA_STORE_QTILE
-#define FC_SM90_TMA_STORE_QTILE 0 /* 1: with FC_SM90_TMA_STORE, the 256 tiles stage O in the Q tile
-                                   * (mode 2 below; spills 80 bytes in ptxas today: dev only) */
-#endif
 #define FC_SM90_PAIRS_MAX_M_BLOCKS 64 /* causal query-block pairs on a persistent grid up to S = 8192 */
 #define FC_SM90_MAX_SPLITS 4  /* CTAs per cluster in split-KV (portable cluster limit is 8; 4 of
                                * ~200 KB each always find room in one GPC of an H100) */
@@ -146,22 +142,17 @@ static constexpr __host__ __device__ int fc_sm90_smem_bytes_base(int head_dim_pa
 }
 
 /* TMA-store epilogue (FC_SM90_TMA_STORE): each consumer warpgroup writes its normalised O with
- * stmatrix into a shared-memory tile laid out like the Q tile (64-column chunks of 128-byte rows,
- * 128-byte swizzle) and one thread stores it with bulk tensor stores (boxes of 64 columns x 64 rows,
- * clipped by the tensor map at seqlen_q and at the real head dim). Where that tile lives:
- *  1 (own tile): the kernel's shared memory + a staging tile of its query rows (64 x kD x 2 bytes
- *    per warpgroup) fits in 227 KB: 128 (192 KB), query-row split 64 (173 KB) and 128 (213 KB);
- *    not 64 and wide 64 outside the query-row split (room, but measured 1.5-4% slower than the
- *    plain stores on the H200, NOTES-sm90 item 18); with FC_SM90_TMA_STORE_PARTIAL also 192, in
- *    passes of the chunks that fit (fc_sm90_o_window_chunks);
- *  2 (the Q tile, only with FC_SM90_TMA_STORE_QTILE): no room, and the Q tile is released only
- *    after the last P V anyway (256 and wide 256, fc_sm90_early_q): each warpgroup stages O in its
- *    own 64 Q rows (its last Q K^T has retired) and frees the Q tile only once the bulk store has
- *    read them. Off by default: both 256 instances then spill (ptxas: 80 / 144-byte stack frames; O is 128
- *    registers per thread there), so 256 keeps the plain stores;
- *  0 (plain stores, as before): no room for the whole tile (192 without the knob: 240 KB, wide
- *    128: 240 KB, and 256 / wide 256 without FC_SM90_TMA_STORE_QTILE).
- * Varlen calls and O layouts TMA cannot describe take the plain stores at run time (args.o_tma). */
+ * stmatrix into a shared-memory staging tile laid out like the Q tile (64-column chunks of 128-byte
+ * rows, 128-byte swizzle) and one thread stores it with bulk tensor stores (boxes of 64 columns x 64
+ * rows, clipped by the tensor map at seqlen_q and at the real head dim). Where the kernel's shared
+ * memory + a staging tile of its query rows (64 x kD x 2 bytes per warpgroup) fits in 227 KB: 128
+ * (192 KB), query-row split 64 (173 KB) and 128 (213 KB); not 64 and wide 64 outside the query-row
+ * split (room, but measured 1.5-4% slower than the plain stores on the H200, NOTES-sm90 item 18);
+ * with FC_SM90_TMA_STORE_PARTIAL also 192, in passes of the chunks that fit
+ * (fc_sm90_o_window_chunks). The others keep plain stores: no room for the whole tile (192: 240 KB,
+ * wide 128: 240 KB, 256 and wide 256; staging in the Q tile there spilled 80 / 144 bytes, O being
+ * 128 registers per thread: NOTES-sm90 items 17-18, removed since). Varlen calls and O layouts TMA
+ * cannot describe take the plain stores at run time (args.o_tma). */
 /* 64-column chunks of O staged at a time (the staging window): all kD/64 where they fit; with
  * FC_SM90_TMA_STORE_PARTIAL (dev, default 0) and the 192 tile as many as fit, the epilogue then
  * staging and storing O in passes of that many chunks; 0: no staging tile. A chunk holds the tile's
@@ -183,10 +174,9 @@ static constexpr __host__ __device__ int fc_sm90_o_window_chunks(int head_dim_pa
 static constexpr __host__ __device__ int fc_sm90_o_stage_bytes(int head_dim_pad, int block_n, bool wg_split) {
     return fc_sm90_o_window_chunks(head_dim_pad, block_n, wg_split) * fc_sm90_o_chunk_bytes(wg_split);
 }
-static constexpr __host__ __device__ int fc_sm90_o_store_mode(int head_dim_pad, int block_n, bool wg_split) {
-    return fc_sm90_o_stage_bytes(head_dim_pad, block_n, wg_split) > 0             ? 1
-           : FC_SM90_TMA_STORE && FC_SM90_TMA_STORE_QTILE && !wg_split && !fc_sm90_early_q(head_dim_pad) ? 2
-                                                                                 : 0;
+/* Does this instance stage O for bulk tensor stores (else plain stores)? */
+static constexpr __host__ __device__ bool fc_sm90_o_staged(int head_dim_pad, int block_n, bool wg_split) {
+    return fc_sm90_o_stage_bytes(head_dim_pad, block_n, wg_split) > 0;
 }
 
 static constexpr __host__ __device__ int fc_sm90_smem_bytes_ws(int head_dim_pad, int block_n, bool wg_split) {

@@ -158,7 +158,7 @@ template <int kDtype, int kD, int kBN> static fc_status fc_sm90_run(const fc_fwd
     if (!cache.valid || memcmp(&cache.key, p, sizeof *p) != 0) {
         cache.valid = false;
         if (!fc_sm90_make_args<kBN>(p, &cache.args,
-                                    fc_sm90_o_store_mode(kD, kBN, false) != 0 || fc_sm90_o_store_mode(kD, kBN, kHasWS) != 0))
+                                    fc_sm90_o_staged(kD, kBN, false) || fc_sm90_o_staged(kD, kBN, kHasWS)))
             return FC_ERROR_NOT_SUPPORTED;
         cache.key = *p;
         cache.valid = true;

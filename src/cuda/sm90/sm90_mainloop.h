@@ -51,7 +51,7 @@ template <int kD> struct fc_sm90_smem {
     uint64_t *full_k, *full_v, *empty_k, *empty_v;
     float4 *xch; /* query-row split only: the consumers' merge area (fc_sm90_ws_xchg_bytes) */
 #if FC_SM90_TMA_STORE
-    unsigned char *o; /* O staging tile (fc_sm90_o_store_mode): its own, or the Q tile */
+    unsigned char *o; /* O staging tile (fc_sm90_o_staged), right after the Q tile */
 #endif
 };
 
@@ -62,7 +62,7 @@ static __device__ __forceinline__ fc_sm90_smem<kD> fc_sm90_smem_carve(unsigned c
     unsigned char *base = (unsigned char *)(((uintptr_t)raw + 1023) & ~(uintptr_t)1023);
     s.q = base;
 #if FC_SM90_TMA_STORE
-    s.o = fc_sm90_o_store_mode(kD, kBN, kWS) == 2 ? s.q : s.q + FC_SM90_BLOCK_M * kD * 2;
+    s.o = s.q + FC_SM90_BLOCK_M * kD * 2;
     s.k = s.q + FC_SM90_BLOCK_M * kD * 2 + fc_sm90_o_stage_bytes(kD, kBN, kWS);
 #else
     s.k = s.q + FC_SM90_BLOCK_M * kD * 2;
@@ -222,14 +222,14 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
                                                         const float (&o)[kD / 2], const float (&m)[2],
                                                         const float (&l)[2]);
 #if FC_SM90_TMA_STORE
-template <int kDtype, int kD, int kMode, int kW>
+template <int kDtype, int kD, int kW>
 static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                             const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
                                                             const float (&m)[2], const float (&l)[2]);
 template <int kDtype, int kD, bool kWS, int kC0, int kC1, int kChunk0>
 static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &sm, int cwg, const float (&o)[kD / 2],
                                                        const float (&l)[2]);
-template <int kD, bool kWS, int kMode, int kCh0, int kNCh>
+template <int kD, bool kWS, int kCh0, int kNCh>
 static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                            const fc_sm90_block &blk, int cwg);
 static __device__ __forceinline__ void fc_sm90_lse_rows(const fc_sm90_args &a, const fc_sm90_block &blk, int row_w0,
@@ -267,12 +267,6 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
     constexpr int kTileBytes = BN * kD * 2;
     constexpr int kStep = kWS ? 2 : 1; /* ring items between two blocks of this warpgroup */
     const fc_fwd_params &p = a.p;
-#if FC_SM90_TMA_STORE
-    constexpr int kOMode = fc_sm90_o_store_mode(kD, kBN, kWS);
-    const bool q_late = kOMode == 2 && a.o_tma; /* the Q tile stages O: freed once the bulk store read it */
-#else
-    constexpr bool q_late = false;
-#endif
 
     float o[kD / 2];
 #pragma unroll
@@ -378,7 +372,7 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
                 fc_wgmma_wait<0>();
                 fc_reg_fence(o);
                 fc_warp_arrive(&sm.empty_v[st]);
-                if (!fc_sm90_early_q(kD) && !q_late) fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
+                if (!fc_sm90_early_q(kD)) fc_warp_arrive(sm.bar_q_empty); /* the producer may load the next tile's Q */
             }
         } else {
             fc_warp_arrive(sm.bar_q_empty); /* query-row split, no block for this warpgroup: Q seen, released */
@@ -391,18 +385,11 @@ static __device__ __forceinline__ void fc_sm90_consumer(const fc_sm90_args &a, c
     if constexpr (kWS) {
         fc_sm90_ws_merge_store<kDtype, kD>(a, sm, blk, cwg, o, m, l);
     } else {
-        if (a.num_splits > 1 && !fc_sm90_split_combine<kD, kBN>(a, sm, o, m, l)) {
-            if (q_late && blk.nb_max > blk.nb_min) fc_warp_arrive(sm.bar_q_empty);
-            return;
-        }
+        if (a.num_splits > 1 && !fc_sm90_split_combine<kD, kBN>(a, sm, o, m, l)) return;
 #if FC_SM90_TMA_STORE
-        /* The Q tile (mode 2) is known to be free only when this tile loaded it (a tile without key
-         * blocks did not, and the producer may already be loading the next tile's Q). */
-        if constexpr (kOMode != 0) {
-            if (a.o_tma && (kOMode == 1 || blk.nb_max > blk.nb_min)) {
-                fc_sm90_epilogue_tma<kDtype, kD, kOMode,
-                                     kOMode == 1 ? fc_sm90_o_window_chunks(kD, kBN, false) : kD / FC_SM90_CHUNK>(
-                    a, sm, blk, cwg, o, m, l);
+        if constexpr (fc_sm90_o_staged(kD, kBN, kWS)) {
+            if (a.o_tma) {
+                fc_sm90_epilogue_tma<kDtype, kD, fc_sm90_o_window_chunks(kD, kBN, false)>(a, sm, blk, cwg, o, m, l);
                 return;
             }
         }
@@ -473,19 +460,19 @@ static __device__ __forceinline__ void fc_sm90_ws_merge_store(const fc_sm90_args
 #if FC_SM90_TMA_STORE
     /* The staging tile is free once the previous tile's bulk store (issued by this thread) read it;
      * the barrier below tells the other 255 threads. */
-    constexpr int kOMode = fc_sm90_o_store_mode(kD, fc_sm90_tile_for(kD).block_n, true);
-    if (kOMode == 1 && a.o_tma && cwg == 0 && t == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+    constexpr bool kStaged = fc_sm90_o_staged(kD, fc_sm90_tile_for(kD).block_n, true);
+    if (kStaged && a.o_tma && cwg == 0 && t == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
     __syncwarp(); /* bar.sync is .aligned: the warp must arrive converged, or it is counted twice */
 #endif
     fc_named_bar_sync(FC_SM90_BAR_CONSUMERS, 2 * 128);
 #if FC_SM90_TMA_STORE
-    if constexpr (kOMode == 1) {
+    if constexpr (kStaged) {
         if (a.o_tma) {
             static_assert(fc_sm90_o_window_chunks(kD, fc_sm90_tile_for(kD).block_n, true) == kD / FC_SM90_CHUNK,
                           "query-row split: the whole staging tile fits");
             if (cwg == 0) fc_sm90_stage_o<kDtype, kD, true, 0, kD / 16, 0>(sm, cwg, o, l);
             else fc_sm90_stage_o<kDtype, kD, true, kD / 16, kD / 8, 0>(sm, cwg, o, l);
-            fc_sm90_store_o_tma<kD, true, 1, 0, kD / FC_SM90_CHUNK>(a, sm, blk, cwg); /* one barrier instruction for both */
+            fc_sm90_store_o_tma<kD, true, 0, kD / FC_SM90_CHUNK>(a, sm, blk, cwg); /* one barrier instruction for both */
             if (cwg == 0) fc_sm90_lse_rows(a, blk, blk.m0, m, l);
             return;
         }
@@ -632,9 +619,8 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
  * Staging tile: 64-column chunks of 128 rows (64 with kWS) x 128 bytes, 128-byte swizzle (the 16-byte unit u of
  * row r sits at unit u ^ (r & 7)), the tensor map's layout; a warpgroup's 64 rows start at row
  * 64 * cwg (kWS: 0). Ordering: (1) the previous bulk store from the tile must have read it
- * (kMode 1: the issuing thread waits for its bulk group, then barrier EPI_FREE; kWS: the merge's
- * second barrier; kMode 2: the Q tile, whose rows this warpgroup no longer reads and which the
- * producer does not refill before bar_q_empty); (2) every writer fences its generic-proxy writes
+ * (the issuing thread waits for its bulk group, then barrier EPI_FREE; kWS: the merge's second
+ * barrier); (2) every writer fences its generic-proxy writes
  * for the async proxy, then barrier EPI_FULL, then the store. Warp 0 (of warpgroup 0 with kWS)
  * holds the issuing thread. Per warpgroup it arrives at EPI_FREE and waits at EPI_FULL, the other
  * warps wait at EPI_FREE and arrive at EPI_FULL (distinct ids, so a warp that runs ahead never
@@ -643,7 +629,6 @@ static __device__ __forceinline__ void fc_sm90_epilogue(const fc_sm90_args &a, c
  * code): with that barrier reached from two code sites, synccheck reported divergent threads
  * (all waiting there) and racecheck hazards in the merge area (warp 0 waiting, the others
  * arriving), H200 2026-11-29, NOTES-sm90 item 18.
- * kMode 2 frees the Q tile (bar_q_empty) once the store has read it.
  * ---------------------------------------------------------------------------------------------- */
 template <int kDtype, int kD, bool kWS, int kC0, int kC1, int kChunk0>
 static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &sm, int cwg, const float (&o)[kD / 2],
@@ -668,10 +653,9 @@ static __device__ __forceinline__ void fc_sm90_stage_o(const fc_sm90_smem<kD> &s
     }
     cuda::ptx::fence_proxy_async(cuda::ptx::space_shared);
 }
-template <int kD, bool kWS, int kMode, int kCh0, int kNCh>
+template <int kD, bool kWS, int kCh0, int kNCh>
 static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                            const fc_sm90_block &blk, int cwg) {
-    static_assert(kMode == 1 || (kMode == 2 && !kWS), "TMA-store epilogue: own staging tile, or the Q tile");
     constexpr int kChunkBytes = fc_sm90_o_chunk_bytes(kWS);
     const int t = threadIdx.x & 127;
     const bool issuer_warp = t / 32 == 0 && (!kWS || cwg == 0);
@@ -689,11 +673,9 @@ static __device__ __forceinline__ void fc_sm90_store_o_tma(const fc_sm90_args &a
                                     blk.h, blk.b_coord);
             }
             cuda::ptx::cp_async_bulk_commit_group();
-            if constexpr (kMode == 2) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
         }
         __syncwarp();
     }
-    if constexpr (kMode == 2) fc_warp_arrive(sm.bar_q_empty); /* warp 0 only after the store read the tile */
 }
 /* LSE of the 64 rows starting at row_w0 (plain stores; batched layouts only). */
 static __device__ __forceinline__ void fc_sm90_lse_rows(const fc_sm90_args &a, const fc_sm90_block &blk, int row_w0,
@@ -707,33 +689,32 @@ static __device__ __forceinline__ void fc_sm90_lse_rows(const fc_sm90_args &a, c
 }
 /* The whole epilogue of one warpgroup's 64 rows (no query-row split), in passes of kW 64-column
  * chunks (kW = kD / 64: one pass; fewer with FC_SM90_TMA_STORE_PARTIAL where the whole staging tile
- * does not fit). Before each pass the staging tile must be free: kMode 1 waits for the previous bulk
- * store's reads (the previous tile's, or the previous pass's) and barrier EPI_FREE tells the warps. */
-template <int kDtype, int kD, int kMode, int kW, int kPass>
+ * does not fit). Before each pass the staging tile must be free: the issuing thread waits for the
+ * previous bulk store's reads (the previous tile's, or the previous pass's) and barrier EPI_FREE
+ * tells the warps. */
+template <int kDtype, int kD, int kW, int kPass>
 static __device__ __forceinline__ void fc_sm90_epilogue_tma_pass(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                                  const fc_sm90_block &blk, int cwg,
                                                                  const float (&o)[kD / 2], const float (&l)[2]) {
     constexpr int kNCh = kD / FC_SM90_CHUNK, kCh0 = kPass * kW, kCh1 = kCh0 + kW < kNCh ? kCh0 + kW : kNCh;
-    static_assert(kW >= 1 && (kMode == 1 || kW == kNCh), "TMA-store epilogue: passes only with an own staging tile");
-    if constexpr (kMode == 1) {
-        const int bar_free = FC_SM90_BAR_EPI_FREE + cwg;
-        if ((threadIdx.x & 127) < 32) {
-            if ((threadIdx.x & 127) == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
-            __syncwarp();
-            fc_named_bar_arrive(bar_free, 128);
-        } else {
-            fc_named_bar_sync(bar_free, 128);
-        }
+    static_assert(kW >= 1, "TMA-store epilogue: at least one chunk per pass");
+    const int bar_free = FC_SM90_BAR_EPI_FREE + cwg;
+    if ((threadIdx.x & 127) < 32) {
+        if ((threadIdx.x & 127) == 0) cuda::ptx::cp_async_bulk_wait_group_read(cuda::ptx::n32_t<0>{});
+        __syncwarp();
+        fc_named_bar_arrive(bar_free, 128);
+    } else {
+        fc_named_bar_sync(bar_free, 128);
     }
     fc_sm90_stage_o<kDtype, kD, false, 8 * kCh0, 8 * kCh1, kCh0>(sm, cwg, o, l);
-    fc_sm90_store_o_tma<kD, false, kMode, kCh0, kCh1 - kCh0>(a, sm, blk, cwg);
-    if constexpr (kCh1 < kNCh) fc_sm90_epilogue_tma_pass<kDtype, kD, kMode, kW, kPass + 1>(a, sm, blk, cwg, o, l);
+    fc_sm90_store_o_tma<kD, false, kCh0, kCh1 - kCh0>(a, sm, blk, cwg);
+    if constexpr (kCh1 < kNCh) fc_sm90_epilogue_tma_pass<kDtype, kD, kW, kPass + 1>(a, sm, blk, cwg, o, l);
 }
-template <int kDtype, int kD, int kMode, int kW>
+template <int kDtype, int kD, int kW>
 static __device__ __forceinline__ void fc_sm90_epilogue_tma(const fc_sm90_args &a, const fc_sm90_smem<kD> &sm,
                                                             const fc_sm90_block &blk, int cwg, const float (&o)[kD / 2],
                                                             const float (&m)[2], const float (&l)[2]) {
-    fc_sm90_epilogue_tma_pass<kDtype, kD, kMode, kW, 0>(a, sm, blk, cwg, o, l);
+    fc_sm90_epilogue_tma_pass<kDtype, kD, kW, 0>(a, sm, blk, cwg, o, l);
     fc_sm90_lse_rows(a, blk, blk.m0 + 64 * cwg, m, l);
 }
 #endif
