@@ -428,9 +428,9 @@ static __device__ __forceinline__ void fc_sm90_ws_merge(const float4 *theirs, fl
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
         const float mx = fmaxf(m[i], mo[i]);
-        const float mu = fc_safe_max(fc_sm90_log2_max(mx, c_log2));
-        w[i] = fc_ex2(fc_sm90_log2_max(m[i], c_log2) - mu);
-        wo[i] = fc_ex2(fc_sm90_log2_max(mo[i], c_log2) - mu);
+        const float mu = fc_safe_max(fc_log2_max(mx, c_log2));
+        w[i] = fc_ex2(fc_log2_max(m[i], c_log2) - mu);
+        wo[i] = fc_ex2(fc_log2_max(mo[i], c_log2) - mu);
         l[i] = l[i] * w[i] + lo[i] * wo[i];
         m[i] = mx;
     }
@@ -517,11 +517,11 @@ static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args 
             mx[0] = fmaxf(mx[0], rml.x);
             mx[1] = fmaxf(mx[1], rml.y);
         }
-        const float mu[2] = {fc_safe_max(fc_sm90_log2_max(mx[0], a.c_log2)),
-                             fc_safe_max(fc_sm90_log2_max(mx[1], a.c_log2))};
+        const float mu[2] = {fc_safe_max(fc_log2_max(mx[0], a.c_log2)),
+                             fc_safe_max(fc_log2_max(mx[1], a.c_log2))};
 #pragma unroll
         for (int i = 0; i < 2; ++i) {
-            const float w = fc_ex2(fc_sm90_log2_max(m[i], a.c_log2) - mu[i]);
+            const float w = fc_ex2(fc_log2_max(m[i], a.c_log2) - mu[i]);
             l[i] *= w;
 #pragma unroll
             for (int c = 0; c < kD / 8; ++c) {
@@ -534,8 +534,8 @@ static __device__ __forceinline__ bool fc_sm90_split_combine(const fc_sm90_args 
 #pragma unroll 1
         for (unsigned r = 1; r < (unsigned)a.num_splits; ++r) {
             const float4 rml = ((const float4 *)__cluster_map_shared_rank(ml, r))[t];
-            const float w0 = fc_ex2(fc_sm90_log2_max(rml.x, a.c_log2) - mu[0]);
-            const float w1 = fc_ex2(fc_sm90_log2_max(rml.y, a.c_log2) - mu[1]);
+            const float w0 = fc_ex2(fc_log2_max(rml.x, a.c_log2) - mu[0]);
+            const float w1 = fc_ex2(fc_log2_max(rml.y, a.c_log2) - mu[1]);
             l[0] += rml.z * w0;
             l[1] += rml.w * w1;
             const float4 *rpart = (const float4 *)__cluster_map_shared_rank(part, r);
@@ -566,7 +566,7 @@ static __device__ __forceinline__ void fc_sm90_split_producer_sync() {
 static __device__ __forceinline__ void fc_sm90_store_lse(const fc_sm90_args &a, const fc_sm90_block &blk, bool varlen,
                                                          int r, int64_t tok, float m, float lsum) {
     const fc_fwd_params &p = a.p;
-    const float lse = lsum > 0.f ? (fc_sm90_log2_max(m, a.c_log2) + __log2f(lsum)) * 0.69314718055994531f : -INFINITY;
+    const float lse = lsum > 0.f ? (fc_log2_max(m, a.c_log2) + __log2f(lsum)) * 0.69314718055994531f : -INFINITY;
     const int64_t li = varlen ? (int64_t)blk.h * p.lse_head_stride + tok * p.lse_row_stride
                               : (int64_t)blk.b * p.lse_batch_stride + (int64_t)blk.h * p.lse_head_stride +
                                     (int64_t)r * p.lse_row_stride;

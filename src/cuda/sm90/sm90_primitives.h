@@ -10,6 +10,7 @@
 #include <cuda.h>
 #include <cuda/ptx>
 #include "sm90_config.h"
+#include "cuda/common/mma.cuh" /* fc_smem_u32, shared with the portable kernel */
 
 /* Named barrier ids (0 is __syncthreads). */
 enum fc_sm90_named_barrier {
@@ -19,10 +20,6 @@ enum fc_sm90_named_barrier {
     FC_SM90_BAR_EPI_FREE = 5,  /* + consumer index (FC_SM90_TMA_STORE): the O staging tile is free */
     FC_SM90_BAR_EPI_FULL = 7   /* + consumer index (FC_SM90_TMA_STORE): the O staging tile is written */
 };
-
-static __device__ __forceinline__ uint32_t fc_smem_u32(const void *p) {
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
 
 /* ---------------- mbarrier ---------------- */
 static __device__ __forceinline__ void fc_mbar_init(uint64_t *bar, uint32_t count) {

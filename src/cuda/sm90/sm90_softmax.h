@@ -15,15 +15,14 @@
 #include <cuda_fp16.h>
 #include "params.h"
 #include "sm90_primitives.h"
+#include "cuda/common/softmax.cuh" /* fc_quad_max / fc_quad_sum, fc_log2_max: shared with the portable kernel */
 
 /* -inf stands for "no key yet": a row whose every key so far is masked keeps max -inf; the max used
  * for the exponent is then taken as 0 so that exp2(-inf - 0) = 0 instead of exp2(-inf + inf) = NaN. */
 static __device__ __forceinline__ float fc_safe_max(float m_scaled) { return m_scaled == -INFINITY ? 0.f : m_scaled; }
-/* A max in log2 units, rounded once (__fmul_rn: never contracted into an FMA). Every rescale factor
- * (alpha, the merges' weights) is fc_ex2 of the difference of two such values and lse adds log2(l)
- * to one, so a factor is exactly 1 when the max did not move; a contracted m_old * c - M_new was
- * 1 +- 1 ulp per key block, a row-sum drift that grows with the number of blocks (NOTES.md). */
-static __device__ __forceinline__ float fc_sm90_log2_max(float m, float c_log2) { return __fmul_rn(m, c_log2); }
+/* Maxima in log2 units go through fc_log2_max (common/softmax.cuh: rounded once, never contracted
+ * into an FMA), so that every rescale factor (alpha, the merges' weights) is exactly 1 when the max
+ * did not move, and lse adds log2(l) to the same value. */
 
 /* Per-row mask of a key block: key col is visible from row r iff col < sk and it lies inside the
  * window [r + off - wl, r + off + wr] (off = sk - sq, bottom-right alignment; -1 = unbounded). */
@@ -52,15 +51,6 @@ template <int kN> static __device__ __forceinline__ void fc_sm90_softcap(float (
     for (int k = 0; k < kN / 2; ++k) s[k] = cap * fc_tanh(s[k] * pre);
 }
 
-static __device__ __forceinline__ float fc_quad_max(float x) {
-    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
-    return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
-}
-static __device__ __forceinline__ float fc_quad_sum(float x) {
-    x += __shfl_xor_sync(0xffffffffu, x, 1);
-    return x + __shfl_xor_sync(0xffffffffu, x, 2);
-}
-
 template <int kDtype> static __device__ __forceinline__ uint32_t fc_pack2(float a, float b) {
     if constexpr (kDtype == FC_T_BF16) {
         __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
@@ -83,8 +73,8 @@ static __device__ __forceinline__ void fc_sm90_online_softmax(float (&s)[kN / 2]
 #pragma unroll
         for (int c = 0; c < kN / 8; ++c) mx = fmaxf(mx, fmaxf(s[4 * c + 2 * i], s[4 * c + 2 * i + 1]));
         mx = fc_quad_max(mx);
-        const float m_use = fc_safe_max(fc_sm90_log2_max(mx, c_log2));
-        alpha[i] = fc_ex2(fc_sm90_log2_max(m[i], c_log2) - m_use);
+        const float m_use = fc_safe_max(fc_log2_max(mx, c_log2));
+        alpha[i] = fc_ex2(fc_log2_max(m[i], c_log2) - m_use);
         m[i] = mx;
         float sum = 0.f;
 #pragma unroll
