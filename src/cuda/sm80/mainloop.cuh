@@ -222,17 +222,6 @@ static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst
 #define FC_SM80_EARLY_V 0
 #endif
 
-/* One-buffer two-phase tiles (kStages = 1) whose S and O accumulators take at most 160 registers
- * (configs 3, 12, 18, and 1 at hd 96): V(0) is issued in the prologue, right behind {Q, K(0)},
- * instead of after step 0's first barrier (where the next V(t) goes, and where FA2 issues it), so
- * its latency hides behind step 0's Q.K^T and softmax rather than showing after them. At 192
- * accumulator registers (config 14, config 1 at hd 128) the prologue's extra addresses spill (4 and
- * 64 bytes, nvcc 13), so those keep the old order. Dev knob FC_SM80_EARLY_V0 (0 = the old order
- * everywhere, for an A/B; bench/NOTES.md v9). */
-#ifndef FC_SM80_EARLY_V0
-#define FC_SM80_EARLY_V0 1
-#endif
-
 /* The two-phase loop's second hand-over of step t: V(t) landed for every warp, all reads of K(t)
  * done, so K(t+kS) may go into K(t)'s buffer. */
 template <int kN, int kCfg, typename T, typename Loader>
@@ -252,8 +241,7 @@ static __device__ __forceinline__ void fc_wait_v_issue_k(const Loader &ld, const
  * Two-phase mainloop (K runs one buffer ahead of V; kStages buffers each; two barriers per step).
  * Commit groups, oldest first: {Q, K(0)}, V(0), K(1), ..., V(S-2), K(S-1) (Q was issued by the
  * caller, so it joins the first group); then per step V(t+S-1) and K(t+S). Waiting for K(t) or V(t)
- * leaves the 2S-2 younger groups in flight. With one buffer (S = 1) and FC_SM80_EARLY_V0, the
- * prologue is {Q, K(0)}, V(0) and step 0 issues no V: its wait for K(0) leaves V(0) in flight.
+ * leaves the 2S-2 younger groups in flight.
  */
 template <typename T, int kD, int kCfg, typename Loader, typename Addr, int kMT, int kDT>
 static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args &a, const fc_loop_ctx<T> &c,
@@ -268,23 +256,20 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
     constexpr uint32_t kKOff = kQBytes, kVOff = kQBytes + kS * kKVBytes;
     constexpr int kInFlight = 2 * kS - 2;
     constexpr int kG = kC.groups; /* key block of step t: nb_hi - 1 - t * kG (see fc_loop_ctx) */
-    /* V(0) in the prologue (see FC_SM80_EARLY_V0) */
-    constexpr bool kV0 = kS == 1 && FC_SM80_EARLY_V0 && kMT * (kN + kD) / 2 <= 160;
-    constexpr int kInFlight0 = kV0 ? 1 : kInFlight;  /* groups younger than {Q, K(0)} after it */
 
     /* prologue (Q already issued by the caller) */
 #pragma unroll
     for (int s = 0; s < kS; ++s) {
         if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kKOff + s * kKVBytes, c.kg, c.k_row_stride, c.nb_hi - 1 - s * kG, c);
         fc_cp_async_commit();
-        if (s < kS - 1 || kV0) {
+        if (s < kS - 1) {
             if (s < c.n_tiles) fc_load_kv<kN>(ld, sQ + kVOff + s * kKVBytes, c.vg, c.v_row_stride, c.nb_hi - 1 - s * kG, c);
             fc_cp_async_commit();
         }
     }
     uint32_t qr[kQRegs ? kMT : 1][kQRegs ? kKS : 1][4];
     if constexpr (kQRegs) {
-        fc_cp_async_wait<kInFlight0>(); /* {Q, K(0)} landed */
+        fc_cp_async_wait<2 * kS - 2>(); /* {Q, K(0)} landed */
         fc_group_sync<kCfg>();
 #pragma unroll
         for (int ks = 0; ks < kKS; ++ks) {
@@ -301,12 +286,9 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         const int nb = c.nb_hi - 1 - t * kG;
         const uint32_t stage = (uint32_t)(t % kS) * kKVBytes;
 
-        if (kV0 && t == 0)
-            fc_cp_async_wait<kInFlight0>(); /* K(0); V(0) may still be in flight */
-        else
-            fc_cp_async_wait<kInFlight>(); /* K(t) */
+        fc_cp_async_wait<kInFlight>(); /* K(t) */
         fc_group_sync<kCfg>();
-        if (!kV0 || t > 0) {
+        {
             const int tv = t + kS - 1;
             if (tv < c.n_tiles)
                 fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv * kG, c);
