@@ -11,6 +11,8 @@
 #   check: test_gpu (full grid) as is and with FC_CHECK_ENV added, plus memcheck and racecheck of the
 #          quick grid with FC_CHECK_ENV, all four at once (correctness only: the GPU is shared);
 #          FC_CHECK_ONLY_ENV=1 leaves out the run as is (a second check of another FC_CHECK_ENV).
+#          FC_CHECK_ENV=FC_TUNE_CLASS=80 (or 86) runs sm_80's (sm_86/89's) tile table and plan on the
+#          H100/H200 (sm_90 SASS of the same source; tile_config.h, fc_tune_class_env).
 # FC_DEV_TARGETS="flashcore test_gpu" builds only those targets (default: everything).
 # FC_DEV_NO_SM90=1 leaves the Hopper (wgmma) kernel out of this build, so every call on the H100
 # runs the portable kernel; otherwise FLASHCORE_FORCE_PORTABLE=1 is set for test and bench.

@@ -32,7 +32,8 @@ fc_status fc_cuda_workspace_size(const fc_fwd_params *p, size_t *bytes);
  * workspace than the query reported. Restores the caller's current device before returning. On
  * sm_90 the Hopper kernel gets the call first when the build has it; the environment variable
  * FLASHCORE_FORCE_PORTABLE=1 skips it (tests and benchmarks of the portable kernel). Builds with
- * -DFC_CUDA_TUNING also read FC_TUNE_SPLITS and FC_TUNE_CFG (benchmarks; tile_config.h). */
+ * -DFC_CUDA_TUNING also read FC_TUNE_SPLITS, FC_TUNE_CFG, FC_TUNE_QSPLIT, FC_TUNE_SHORT and
+ * FC_TUNE_CLASS (benchmarks and dev checks; launch.cu, tile_config.h). */
 fc_status fc_cuda_forward(const fc_fwd_params *p, void *stream);
 
 /* Static text listing the compiled kernel instances (for fc_build_info). */

@@ -229,11 +229,13 @@ static __host__ __device__ __forceinline__ constexpr bool fc_cfg_launched_by(int
 }
 /* Does any arch class that `sm` belongs to use config `id` at head dim `hdim`? Kernels compiled
  * for an arch that never launches them get an empty body (keeps the 4-arch build fast). Tuning
- * builds add fc_cfg_tuning_extra's configs on sm_90. */
+ * builds add on sm_90 fc_cfg_tuning_extra's configs and the sm_80 and sm_86/89 tile tables (run
+ * there by FC_TUNE_CLASS, below). */
 static __host__ __device__ __forceinline__ constexpr bool fc_cfg_used_on(int id, int hdim, int sm) {
 #ifdef FC_CUDA_TUNING
     if (sm == 90)
-        return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) ||
+        return fc_cfg_launched_by(FC_CLS_SM90, id, hdim) || fc_cfg_launched_by(FC_CLS_SM80, id, hdim) ||
+               fc_cfg_launched_by(FC_CLS_SM8X, id, hdim) ||
                (fc_cfg_tuning_extra(id, hdim) && fc_cfg_smem_launch(fc_cfg_get(id), hdim) <= 227 * 1024 &&
                 fc_cfg_o_regs(fc_cfg_get(id), hdim) <= 128 && fc_cfg_loadable(fc_cfg_get(id), hdim));
 #endif
@@ -254,6 +256,17 @@ static inline int fc_tune_cfg_env(int hdim) {
     if (end == e || id < 0 || id > 1000) return -1; /* ids past the table: the launch reports them */
     if (*end == ':' && strtol(end + 1, NULL, 10) != hdim) return -1;
     return (int)id;
+}
+/* Tuning builds (host side): FC_TUNE_CLASS=80 or 86 (or 89) makes the portable plan on sm_90 that
+ * of the sm_80 or sm_86/89 class: its tile table, none of sm_90's alternative tiles, the same
+ * split-KV rule. The kernels are sm_90 SASS of the same source, so the test grid and the
+ * sanitizers can run every config of those tables on a Hopper GPU when no sm_80/86/89 part is at
+ * hand (scripts/dev-gpu.sh check); their speed there says nothing about those GPUs. -1: not set. */
+static inline int fc_tune_class_env(void) {
+    const char *e = getenv("FC_TUNE_CLASS");
+    if (!e || !*e) return -1;
+    const long sm = strtol(e, NULL, 10);
+    return sm == 80 ? FC_CLS_SM80 : (sm == 86 || sm == 89) ? FC_CLS_SM8X : -1;
 }
 #endif
 

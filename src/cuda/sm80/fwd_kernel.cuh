@@ -13,7 +13,8 @@
  * Two mainloops (tile_config.h says which config runs which; mainloop.cuh has both):
  *   two-phase:  wait K(t) | barrier | issue V | S = QK^T, mask, softmax, rescale O
  *               wait V(t) | barrier | issue K | O += P V
- *               (dev knob FC_SM80_EARLY_V=1: the second line's hand-over right after S = QK^T)
+ *               (16-rows-per-warp tiles: the second line's hand-over right after S = QK^T,
+ *                FC_SM80_EARLY_V)
  *   pipelined:  wait K(t+1), V(t) | barrier | issue K, V |
  *               S = QK(t+1)^T, mask, softmax(t+1)  overlapped with  O += P(t) V(t) | rescale O
  * A buffer is refilled only after the barrier that follows its last reader.
