@@ -33,10 +33,6 @@ static __device__ __forceinline__ void fc_cp_async_16(uint32_t dst, const void *
     const int n = valid ? 16 : 0;
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
 }
-/* The same copy when it is known to be in bounds (no predicate to compute). */
-static __device__ __forceinline__ void fc_cp_async_16(uint32_t dst, const void *src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src));
-}
 static __device__ __forceinline__ void fc_cp_async_commit(void) {
     asm volatile("cp.async.commit_group;\n" ::);
 }

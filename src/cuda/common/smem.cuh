@@ -71,14 +71,8 @@ struct fc_ldsm_addr {
  * would cost two registers per row and spill the accumulators).
  *
  * Rows >= rows_valid and chunks >= chunks_valid are zero-filled (sequence tails, padded head dims),
- * so no garbage (NaN) ever reaches the tensor cores; their source addresses are never read. A tile
- * with every row and chunk valid (all but a sequence's last, at the compiled head dims) takes a
- * branch of unpredicated copies: one compare per tile instead of one per copy (dev knob
- * FC_FULL_TILE_COPIES=0 keeps the predicated copies everywhere, for an A/B; bench/NOTES.md v9).
+ * so no garbage (NaN) ever reaches the tensor cores; their source addresses are never read.
  */
-#ifndef FC_FULL_TILE_COPIES
-#define FC_FULL_TILE_COPIES 1
-#endif
 template <int kChunks, int kThreads>
 struct fc_tile_loader {
     static constexpr int kTPR = fc_swizzle<kChunks>::kGroup; /* threads per row segment */
@@ -101,18 +95,6 @@ struct fc_tile_loader {
         static_assert(kRows % kStep == 0, "tile rows must split evenly among the thread rows");
         const T *src = gmem + r0 * row_stride + c0 * 8;
         const int64_t step = kStep * row_stride;
-        if (FC_FULL_TILE_COPIES && rows_valid >= kRows && chunks_valid >= kChunks) {
-#pragma unroll
-            for (int i = 0; i < kRows / kStep; ++i) {
-#pragma unroll
-                for (int j = 0; j < kChunks / kTPR; ++j)
-                    fc_cp_async_16(smem_tile + s_off + (uint32_t)((i * kStep * kChunks + j * kTPR) * 16),
-                                   src + j * kTPR * 8);
-                src += step;
-                asm volatile("" : "+l"(src));
-            }
-            return;
-        }
 #pragma unroll
         for (int i = 0; i < kRows / kStep; ++i) {
             const bool row_ok = r0 + i * kStep < rows_valid;
