@@ -212,25 +212,6 @@ static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst
     ld.template load<kN>(dst, g + (int64_t)nb * kN * row_stride, row_stride, c.sk - nb * kN, c.chunks_valid);
 }
 
-/* The steady state's loads of a block that may lie past the CTA's last step (ok == false). Dev knob
- * FC_SM80_BRANCHLESS_LOADS (bench/NOTES.md v9d): 1 = on the 16-rows-per-warp tiles (kMT = 1; on the
- * 32-row ones it spills 20-68 bytes), no branch: past the end every copy is a zero-fill (no global
- * read) into the buffer the real load would have filled, which no step reads any more, so the
- * copies stay in the same basic block as the math around them and ptxas can interleave them;
- * 0 = skip the load behind a branch. */
-#ifndef FC_SM80_BRANCHLESS_LOADS
-#define FC_SM80_BRANCHLESS_LOADS 1
-#endif
-template <int kN, int kMT, typename T, typename Loader>
-static __device__ __forceinline__ void fc_load_kv_if(bool ok, const Loader &ld, uint32_t dst, const T *g,
-                                                     int64_t row_stride, int nb, const fc_loop_ctx<T> &c) {
-    if (FC_SM80_BRANCHLESS_LOADS && kMT == 1)
-        ld.template load<kN>(dst, g + (int64_t)nb * kN * row_stride, row_stride, ok ? c.sk - nb * kN : 0,
-                             c.chunks_valid);
-    else if (ok)
-        fc_load_kv<kN>(ld, dst, g, row_stride, nb, c);
-}
-
 /* Where the two-phase loop waits for V(t) and issues K(t+kS) (dev knob FC_SM80_EARLY_V):
  * 0 = after the softmax (K's load hides behind P.V only, V's behind Q.K^T and the softmax);
  * 1 (default) = on the 16-rows-per-warp tiles (config 18, tuning 17), right after the scores,
@@ -251,8 +232,8 @@ static __device__ __forceinline__ void fc_wait_v_issue_k(const Loader &ld, const
     fc_cp_async_wait<2 * kS - 2>(); /* V(t) */
     fc_group_sync<kCfg>();
     const int tk = t + kS;
-    fc_load_kv_if<kN, kC.m / fc_cfg_group_warps(kC) / 16>(tk < c.n_tiles, ld, k_base + (tk % kS) * kv_bytes,
-                                                          c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kC.groups, c);
+    if (tk < c.n_tiles)
+        fc_load_kv<kN>(ld, k_base + (tk % kS) * kv_bytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk * kC.groups, c);
     fc_cp_async_commit();
 }
 
@@ -309,8 +290,8 @@ static __device__ __forceinline__ void fc_mainloop_two_phase(const fc_sm80_args 
         fc_group_sync<kCfg>();
         {
             const int tv = t + kS - 1;
-            fc_load_kv_if<kN, kMT>(tv < c.n_tiles, ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride,
-                              c.nb_hi - 1 - tv * kG, c);
+            if (tv < c.n_tiles)
+                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv * kG, c);
             fc_cp_async_commit();
         }
         float s[kMT][kNT][4], corr[kMT][2];
@@ -392,10 +373,10 @@ static __device__ __forceinline__ void fc_mainloop_pipelined(const fc_sm80_args 
         __syncthreads();
         {
             const int tk = t + kS, tv = t + kS - 1;
-            fc_load_kv_if<kN, kMT>(tk < c.n_tiles, ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride,
-                              c.nb_hi - 1 - tk, c);
-            fc_load_kv_if<kN, kMT>(tv < c.n_tiles, ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride,
-                              c.nb_hi - 1 - tv, c);
+            if (tk < c.n_tiles)
+                fc_load_kv<kN>(ld, sQ + kKOff + (tk % kS) * kKVBytes, c.kv_smem[0], c.k_row_stride, c.nb_hi - 1 - tk, c);
+            if (tv < c.n_tiles)
+                fc_load_kv<kN>(ld, sQ + kVOff + (tv % kS) * kKVBytes, c.kv_smem[1], c.v_row_stride, c.nb_hi - 1 - tv, c);
             fc_cp_async_commit();
         }
         float s[kMT][kNT][4], corr[kMT][2];
