@@ -553,6 +553,9 @@ static int run_16k(uint64_t seed)
 
 int main(int argc, char **argv)
 {
+    /* One line at a time even into a file: a run killed by a time cap (gpu-check, sanitizers) then
+     * shows the last case it finished. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int count = 0;
     if (!fc_has_cuda() || fc_cuda_device_count(&count) != FC_SUCCESS || count == 0) {
         printf("skipped: no CUDA device\n");
