@@ -216,8 +216,9 @@ static __device__ __forceinline__ void fc_load_kv(const Loader &ld, uint32_t dst
  * 0 = after the softmax (K's load hides behind P.V only, V's behind Q.K^T and the softmax);
  * 1 (default) = on the 16-rows-per-warp tiles (config 18, tuning 17), right after the scores,
  * FA2's order (K's load hides behind the softmax and P.V, V's behind Q.K^T only): +0.1 .. +2.4 %
- * on the causal hd-256 rows config 18 runs, -0.7 .. +0.3 % on non-causal ones (H200, bench/NOTES.md
- * v9). On the 32-rows-per-warp tiles that order spills (24-64 bytes, nvcc 13), so they keep 0. */
+ * on the causal hd-256 rows config 18 runs, -0.7 % on the one non-causal row it runs (S 512; H200,
+ * bench/NOTES.md v9). On the 32-rows-per-warp tiles that order spills (24-64 bytes, nvcc 13), so
+ * they keep 0. */
 #ifndef FC_SM80_EARLY_V
 #define FC_SM80_EARLY_V 1
 #endif
