@@ -297,7 +297,10 @@ static fc_status fc_sm80_make_plan(const fc_fwd_params *p, const fc_dev_props *d
                             d->sm / 10, d->sm % 10, d->sm, d->sm == 90 ? "a" : "");
 #ifdef FC_CUDA_TUNING
     /* Benchmark builds only: FC_TUNE_CLASS runs sm_80's or sm_86/89's plan on sm_90 (tile_config.h). */
-    if (pl->cls == FC_CLS_SM90 && fc_tune_class_env() >= 0) pl->cls = fc_tune_class_env();
+    if (pl->cls == FC_CLS_SM90) {
+        const int tune_cls = fc_tune_class_env();
+        if (tune_cls >= 0) pl->cls = tune_cls;
+    }
 #endif
     int idx = -1;
     for (int i = 0; i < FC_SM80_NUM_HDIMS; ++i)
